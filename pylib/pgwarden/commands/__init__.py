@@ -1,0 +1,1 @@
+"""The commands of the ``pgwarden`` command line, one module each."""
