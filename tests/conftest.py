@@ -34,12 +34,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("postgresql_host", None) or os.environ.get("PGHOST"):
         opt = config.option
         opt.postgresql_host = opt.postgresql_host or os.environ["PGHOST"]
-        opt.postgresql_port = opt.postgresql_port or os.environ.get(
-            "PGPORT", "5432")
+        opt.postgresql_port = opt.postgresql_port or os.environ.get("PGPORT", "5432")
         opt.postgresql_user = opt.postgresql_user or os.environ.get(
-            "PGUSER", "postgres")
+            "PGUSER", "postgres"
+        )
         opt.postgresql_password = opt.postgresql_password or os.environ.get(
-            "PGPASSWORD")
+            "PGPASSWORD"
+        )
         return
     if hasattr(config, "workerinput"):
         return
@@ -67,11 +68,18 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"pgwarden tests: PostgreSQL {where} at {config.option.postgresql_host}"
 
 
-def load_pgwarden(host: str, port: int, user: str, dbname: str,
-                  password: str | None = None, **_: object) -> None:
+def load_pgwarden(
+    host: str,
+    port: int,
+    user: str,
+    dbname: str,
+    password: str | None = None,
+    **_: object,
+) -> None:
     """Install pgwarden into the template database."""
-    install.apply(make_conninfo(host=host, port=port, user=user,
-                                dbname=dbname, password=password))
+    install.apply(
+        make_conninfo(host=host, port=port, user=user, dbname=dbname, password=password)
+    )
 
 
 postgresql_noproc = factories.postgresql_noproc(load=[load_pgwarden])
@@ -86,12 +94,13 @@ def db(postgresql: psycopg.Connection) -> psycopg.Connection:
 
 
 @pytest.fixture
-def dsn(postgresql: psycopg.Connection,
-        postgresql_noproc) -> str:  # noqa: ANN001
+def dsn(postgresql: psycopg.Connection, postgresql_noproc) -> str:
     """The connection string of the test's database, as superuser."""
     return make_conninfo(
-        host=postgresql_noproc.host, port=postgresql_noproc.port,
-        user=postgresql_noproc.user, password=postgresql_noproc.password,
+        host=postgresql_noproc.host,
+        port=postgresql_noproc.port,
+        user=postgresql_noproc.user,
+        password=postgresql_noproc.password,
         dbname=postgresql.info.dbname,
     )
 
@@ -118,14 +127,16 @@ def connect_as(dsn: str) -> Iterator[Callable[[str], psycopg.Connection]]:
 
 
 @pytest.fixture
-def server_dsn(postgresql_noproc) -> Callable[[str], str]:  # noqa: ANN001
+def server_dsn(postgresql_noproc) -> Callable[[str], str]:
     """Build a connection string to another database of the test server."""
 
     def _dsn(dbname: str, user: str | None = None) -> str:
         return make_conninfo(
-            host=postgresql_noproc.host, port=postgresql_noproc.port,
+            host=postgresql_noproc.host,
+            port=postgresql_noproc.port,
             user=user or postgresql_noproc.user,
-            password=postgresql_noproc.password, dbname=dbname,
+            password=postgresql_noproc.password,
+            dbname=dbname,
         )
 
     return _dsn
@@ -140,23 +151,27 @@ def shared_data() -> Path:
 
 
 @pytest.fixture
-def scratch_database(postgresql_noproc) -> Iterator[Callable[..., str]]:  # noqa: ANN001
+def scratch_database(postgresql_noproc) -> Iterator[Callable[..., str]]:
     """Create empty databases (no pgwarden) and drop them after the test."""
     created: list[str] = []
     admin = make_conninfo(
-        host=postgresql_noproc.host, port=postgresql_noproc.port,
-        user=postgresql_noproc.user, password=postgresql_noproc.password,
+        host=postgresql_noproc.host,
+        port=postgresql_noproc.port,
+        user=postgresql_noproc.user,
+        password=postgresql_noproc.password,
         dbname="postgres",
     )
 
     def _create(name: str, *, owner: str | None = None) -> str:
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                         .format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)
+                )
+            )
             query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
             if owner:
-                query = query + sql.SQL(" OWNER {}").format(
-                    sql.Identifier(owner))
+                query = query + sql.SQL(" OWNER {}").format(sql.Identifier(owner))
             conn.execute(query)
         created.append(name)
         return name
@@ -164,5 +179,8 @@ def scratch_database(postgresql_noproc) -> Iterator[Callable[..., str]]:  # noqa
     yield _create
     with psycopg.connect(admin, autocommit=True) as conn:
         for name in created:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                         .format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)
+                )
+            )

@@ -108,9 +108,9 @@ def test_unknown_event_type_is_refused(db):
     assert diag.sqlstate == "22023"
     assert '"login_faild"' in diag.message_primary
     assert "login_failed" in diag.message_hint
-    assert db.execute(
-        "SELECT count(*) FROM warden.security_audit_log"
-    ).fetchone()[0] == 0
+    assert (
+        db.execute("SELECT count(*) FROM warden.security_audit_log").fetchone()[0] == 0
+    )
 
 
 @pytest.mark.parametrize("score", [0, 6, -1])
@@ -146,14 +146,17 @@ def test_negative_record_count_is_refused(db):
 def test_infinite_time_is_refused(db):
     """Check that an event time of infinity is refused with 22008."""
     with pytest.raises(psycopg.errors.DatetimeFieldOverflow):
-        db.execute(
-            "SELECT warden.log_event('login_failed', created_at => 'infinity')"
-        )
+        db.execute("SELECT warden.log_event('login_failed', created_at => 'infinity')")
 
 
 @pytest.mark.parametrize(
-    "when", ["1970-01-01 00:00:00+00", "2016-12-10 06:55:46+00",
-             "2199-06-30 23:59:59+00", "0044-03-15 12:00:00+00"]
+    "when",
+    [
+        "1970-01-01 00:00:00+00",
+        "2016-12-10 06:55:46+00",
+        "2199-06-30 23:59:59+00",
+        "0044-03-15 12:00:00+00",
+    ],
 )
 def test_events_far_in_past_and_future_are_stored(db, when):
     """Check that no event time, however old or far ahead, lacks a partition."""
@@ -218,8 +221,11 @@ def test_reporter_role_is_recorded(db, connect_as):
 
 def test_log_event_is_not_executable_by_public(db):
     """Check that a role outside the package cannot call log_event."""
-    assert db.execute(
-        "SELECT has_function_privilege('public', "
-        "'warden.log_event(text, text, text, jsonb, integer, text, integer, "
-        "timestamptz)', 'EXECUTE')"
-    ).fetchone()[0] is False
+    assert (
+        db.execute(
+            "SELECT has_function_privilege('public', "
+            "'warden.log_event(text, text, text, jsonb, integer, text, integer, "
+            "timestamptz)', 'EXECUTE')"
+        ).fetchone()[0]
+        is False
+    )

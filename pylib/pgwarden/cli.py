@@ -65,15 +65,13 @@ def handle_errors(func: F) -> F:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pgwarden")
-@click.option("-v", "--verbose", is_flag=True, help="Show debug output and "
-              "tracebacks.")
+@click.option("-v", "--verbose", is_flag=True, help="Show debug output and tracebacks.")
 def main(verbose: bool) -> None:
     """pgwarden: detect customer-data theft and unauthorized access in
     PostgreSQL."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s" if verbose
-        else "%(message)s",
+        format="%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s",
     )
     if not verbose:
         logging.getLogger("yoyo").setLevel(logging.WARNING)

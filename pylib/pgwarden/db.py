@@ -14,8 +14,14 @@ from pgwarden.errors import ConfigurationError
 log = logging.getLogger(__name__)
 
 #: libpq environment variables that name a server or database on their own.
-LIBPQ_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGSERVICE",
-                   "PGUSER")
+LIBPQ_VARIABLES = (
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGDATABASE",
+    "PGSERVICE",
+    "PGUSER",
+)
 
 
 def resolve_dsn(dsn: str | None) -> str | None:
@@ -61,8 +67,7 @@ def describe(dsn: str) -> str:
 def connect(dsn: str, *, autocommit: bool = True) -> Iterator[psycopg.Connection]:
     """Open a connection with pgwarden's application name."""
     log.debug("connecting to %s", describe(dsn))
-    conn = psycopg.connect(dsn, autocommit=autocommit,
-                           application_name="pgwarden")
+    conn = psycopg.connect(dsn, autocommit=autocommit, application_name="pgwarden")
     try:
         yield conn
     finally:

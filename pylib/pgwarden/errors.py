@@ -54,8 +54,11 @@ def from_database(exc: psycopg.Error) -> PgwardenError:
     diag = exc.diag
     sqlstate = diag.sqlstate or getattr(exc, "sqlstate", None)
     message = diag.message_primary or str(exc).strip().splitlines()[0]
-    kwargs = {"sqlstate": sqlstate, "detail": diag.message_detail,
-              "hint": diag.message_hint}
+    kwargs = {
+        "sqlstate": sqlstate,
+        "detail": diag.message_detail,
+        "hint": diag.message_hint,
+    }
     if sqlstate and sqlstate.startswith("22"):
         return InputRefused(message, **kwargs)
     if sqlstate == "42501":

@@ -25,6 +25,7 @@ from pgwarden.errors import InstallError, from_database
 log = logging.getLogger(__name__)
 
 SCHEMA = "warden"
+PACKAGE_ROLES = ("warden_admin", "warden_analyst", "warden_app")
 YOYO_TABLES = ("_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock")
 #: Subfolders of ``sql/`` loaded after the migrations, in this order.
 TREE_ORDER = ("functions", "views", "triggers", "grants")
@@ -79,7 +80,9 @@ def run_file(conn: psycopg.Connection, path: Path) -> None:
         err = from_database(exc)
         raise InstallError(
             f"{path.parent.name}/{path.name}: {err.message}",
-            sqlstate=err.sqlstate, detail=err.detail, hint=err.hint,
+            sqlstate=err.sqlstate,
+            detail=err.detail,
+            hint=err.hint,
         ) from exc
 
 
@@ -123,9 +126,7 @@ def _prepare(conn: psycopg.Connection) -> None:
     """Create the schema yoyo keeps its tables in, once."""
     try:
         conn.execute(
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                sql.Identifier(SCHEMA)
-            )
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA))
         )
     except psycopg.errors.InsufficientPrivilege as exc:
         raise InstallError(
@@ -182,14 +183,35 @@ def apply(dsn: str) -> list[str]:
                 except psycopg.Error as exc:
                     err = from_database(exc)
                     raise InstallError(
-                        err.message, sqlstate=err.sqlstate,
-                        detail=err.detail, hint=err.hint,
+                        err.message,
+                        sqlstate=err.sqlstate,
+                        detail=err.detail,
+                        hint=err.hint,
                     ) from exc
         finally:
             backend.connection.close()
-    log.info("pgwarden installed in %s (%d migrations applied)",
-             describe(dsn), len(ids))
+        _report_missing_roles(conn)
+    log.info(
+        "pgwarden installed in %s (%d migrations applied)", describe(dsn), len(ids)
+    )
     return ids
+
+
+def _report_missing_roles(conn: psycopg.Connection) -> None:
+    """Name the package roles that do not exist, and how to create them."""
+    rows = conn.execute(
+        "SELECT r FROM unnest(%s::text[]) AS r "
+        "WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)",
+        (list(PACKAGE_ROLES),),
+    ).fetchall()
+    for (role,) in rows:
+        log.warning(
+            "role %s does not exist and the installer may not create it; "
+            "pgwarden is installed without it (hint: ask an administrator to "
+            "run CREATE ROLE %s NOLOGIN, then run pgwarden migrate again)",
+            role,
+            role,
+        )
 
 
 def rollback(dsn: str, *, steps: int | None = None) -> list[str]:
@@ -210,6 +232,7 @@ def rollback(dsn: str, *, steps: int | None = None) -> list[str]:
             log.info("pgwarden is not installed in %s", describe(dsn))
             return []
         backend = get_backend(yoyo_uri(dsn))
+        _notices(backend.connection)
         try:
             with backend.lock():
                 applied = backend.to_rollback(migrations)
@@ -235,9 +258,7 @@ def _drop_schema(conn: psycopg.Connection) -> None:
                     sql.Identifier(SCHEMA), sql.Identifier(table)
                 )
             )
-        conn.execute(
-            sql.SQL("DROP SCHEMA IF EXISTS {}").format(sql.Identifier(SCHEMA))
-        )
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {}").format(sql.Identifier(SCHEMA)))
 
 
 def status(dsn: str) -> list[MigrationStatus]:

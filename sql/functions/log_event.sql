@@ -158,4 +158,4 @@ SELECT warden._grant_execute(
     'timestamptz)',
     role_name
 )
-FROM unnest(ARRAY['warden_app', 'warden_admin']::name []) AS role_name;
+FROM unnest(ARRAY['warden_app', 'warden_admin']::name[]) AS role_name;

@@ -29,7 +29,7 @@ FROM unnest(ARRAY[
     'warden.detection_rules',
     'warden.settings'
 ]) AS t (tbl)
-CROSS JOIN unnest(ARRAY['warden_analyst', 'warden_admin']::name []) AS r (
+CROSS JOIN unnest(ARRAY['warden_analyst', 'warden_admin']::name[]) AS r (
     role_name
 );
 

@@ -66,7 +66,7 @@ CREATE TABLE warden.event_types (
             'alert')),
     default_risk_score smallint NOT NULL
         CHECK (default_risk_score BETWEEN 1 AND 5),
-    builtin boolean NOT NULL DEFAULT false,
+    builtin boolean NOT NULL DEFAULT FALSE,
     description text NOT NULL
 );
 
@@ -89,38 +89,38 @@ INSERT INTO warden.event_types (
     event_type, category, default_risk_score, builtin, description
 )
 VALUES
-('login_success', 'authentication', 1, true,
+('login_success', 'authentication', 1, TRUE,
     'A user signed in.'),
-('login_failed', 'authentication', 2, true,
+('login_failed', 'authentication', 2, TRUE,
     'A sign-in attempt failed; metadata.attempted_user names the account '
     'when the user is unknown.'),
-('logout', 'authentication', 1, true,
+('logout', 'authentication', 1, TRUE,
     'A user signed out.'),
-('customer_data_access', 'data_read', 2, true,
+('customer_data_access', 'data_read', 2, TRUE,
     'A user read customer records.'),
-('customer_data_bulk_export', 'data_export', 3, true,
+('customer_data_bulk_export', 'data_export', 3, TRUE,
     'A user exported customer records.'),
-('customer_data_modify', 'data_modify', 2, true,
+('customer_data_modify', 'data_modify', 2, TRUE,
     'Customer records were inserted, updated, deleted or truncated.'),
-('privilege_escalation_attempt', 'privilege', 4, true,
+('privilege_escalation_attempt', 'privilege', 4, TRUE,
     'A user tried to gain privileges it does not have.'),
-('permission_denied', 'privilege', 3, true,
+('permission_denied', 'privilege', 3, TRUE,
     'An action was refused for lack of permission.'),
-('role_change', 'privilege', 3, true,
+('role_change', 'privilege', 3, TRUE,
     'A role or its grants changed.'),
-('account_locked', 'containment', 3, true,
+('account_locked', 'containment', 3, TRUE,
     'pgwarden or a security manager locked an account.'),
-('account_unlocked', 'containment', 2, true,
+('account_unlocked', 'containment', 2, TRUE,
     'A lock on an account was lifted.'),
-('ip_blocked', 'containment', 3, true,
+('ip_blocked', 'containment', 3, TRUE,
     'pgwarden or a security manager blocked an address or network.'),
-('session_revoked', 'containment', 3, true,
+('session_revoked', 'containment', 3, TRUE,
     'The sessions of an account were revoked.'),
-('audit_tamper_attempt', 'integrity', 5, true,
+('audit_tamper_attempt', 'integrity', 5, TRUE,
     'Someone tried to change or remove rows of the event log.'),
-('security_alert', 'alert', 3, true,
+('security_alert', 'alert', 3, TRUE,
     'pgwarden raised an alert; the risk score is the alert''s.'),
-('log_retention', 'integrity', 1, true,
+('log_retention', 'integrity', 1, TRUE,
     'pgwarden removed events older than the retention period.');
 
 -- One row per security event. Append-only; partitioned by event time.
@@ -199,7 +199,7 @@ ON warden.security_audit_log (event_type, created_at);
 -- The detection rules: one row per rule id, tuned with UPDATE.
 CREATE TABLE warden.detection_rules (
     rule text PRIMARY KEY,
-    enabled boolean NOT NULL DEFAULT true,
+    enabled boolean NOT NULL DEFAULT TRUE,
     severity text NOT NULL
         CHECK (severity IN ('critical', 'high', 'medium', 'low')),
     risk_score smallint NOT NULL CHECK (risk_score BETWEEN 1 AND 5),
@@ -209,7 +209,7 @@ CREATE TABLE warden.detection_rules (
         CHECK (response IN ('none', 'lock_account', 'block_ip',
             'lock_and_revoke', 'suspend_account', 'refuse')),
     response_duration interval,
-    realtime boolean NOT NULL DEFAULT false,
+    realtime boolean NOT NULL DEFAULT FALSE,
     monitor text NOT NULL
         CHECK (monitor IN ('theft', 'unauthorized')),
     params jsonb NOT NULL DEFAULT '{}',
@@ -252,66 +252,66 @@ INSERT INTO warden.detection_rules (
     response_duration, realtime, monitor, params, description
 )
 VALUES
-('bulk_export', 'critical', 5, 50, '0 seconds', 'none', NULL, true,
+('bulk_export', 'critical', 5, 50, '0 seconds', 'none', NULL, TRUE,
     'theft', '{}',
     'One export event with record_count above the threshold.'),
-('sensitive_export', 'high', 4, 50, '0 seconds', 'none', NULL, true,
+('sensitive_export', 'high', 4, 50, '0 seconds', 'none', NULL, TRUE,
     'theft', '{}',
     'An export of a sensitive or high-value table of at most threshold '
     'records.'),
-('cumulative_export', 'critical', 5, 50, '24 hours', 'none', NULL, false,
+('cumulative_export', 'critical', 5, 50, '24 hours', 'none', NULL, FALSE,
     'theft', '{}',
     'One user''s exports within the window add up to more than threshold '
     'records while no single export exceeds it.'),
 ('privilege_escalation_burst', 'critical', 5, 2, '10 minutes',
-    'lock_account', '24 hours', true, 'unauthorized', '{}',
+    'lock_account', '24 hours', TRUE, 'unauthorized', '{}',
     'At least threshold privilege-escalation attempts by one user within '
     'the window.'),
 ('privilege_escalation_attempt', 'high', 4, 1, '0 seconds', 'none', NULL,
-    true, 'unauthorized', '{}',
+    TRUE, 'unauthorized', '{}',
     'A single privilege-escalation attempt.'),
 ('compromise_with_data_access', 'critical', 5, 1, '60 minutes',
-    'lock_and_revoke', '24 hours', false, 'theft', '{}',
+    'lock_and_revoke', '24 hours', FALSE, 'theft', '{}',
     'A suspicious login followed by customer-data access by that user '
     'within the window.'),
 ('unauthorized_high_value_access', 'high', 4, 1, '0 seconds', 'refuse',
-    NULL, true, 'unauthorized', '{}',
+    NULL, TRUE, 'unauthorized', '{}',
     'Access to a high-value table or customer by a user whose role lacks '
     'high-value clearance.'),
-('role_violation', 'high', 4, 1, '0 seconds', 'refuse', NULL, true,
+('role_violation', 'high', 4, 1, '0 seconds', 'refuse', NULL, TRUE,
     'unauthorized', '{}',
     'Access to customer data outside the permissions of the user''s role.'),
 ('rate_limit', 'high', 4, 100, '60 minutes', 'suspend_account',
-    '60 minutes', false, 'theft', '{}',
+    '60 minutes', FALSE, 'theft', '{}',
     'More than threshold customer-data operations by one user within the '
     'window.'),
-('moderate_rate', 'medium', 3, 60, '60 minutes', 'none', NULL, false,
+('moderate_rate', 'medium', 3, 60, '60 minutes', 'none', NULL, FALSE,
     'theft', '{"upper": 100}',
     'More than threshold (and at most params.upper) customer-data '
     'operations by one user within the window.'),
-('suspicious_activity', 'high', 4, 3, '15 minutes', 'none', NULL, false,
+('suspicious_activity', 'high', 4, 3, '15 minutes', 'none', NULL, FALSE,
     'unauthorized', '{}',
     'One user active from threshold or more distinct networks within the '
     'window, or any activity by a locked account or from a blocked '
     'address.'),
 ('failed_login_burst_user', 'medium', 3, 5, '15 minutes', 'lock_account',
-    '30 minutes', true, 'unauthorized', '{}',
+    '30 minutes', TRUE, 'unauthorized', '{}',
     'More than threshold failed logins for one user within the window.'),
 ('failed_login_burst_ip', 'medium', 3, 5, '15 minutes', 'block_ip',
-    '30 minutes', true, 'unauthorized', '{}',
+    '30 minutes', TRUE, 'unauthorized', '{}',
     'More than threshold failed logins from one source address (IPv6 by '
     '/64) within the window.'),
 ('credential_stuffing', 'high', 4, 5, '15 minutes', 'block_ip',
-    '24 hours', true, 'unauthorized', '{}',
+    '24 hours', TRUE, 'unauthorized', '{}',
     'Failed logins from one source address against threshold or more '
     'distinct users within the window.'),
-('unusual_access_pattern', 'medium', 3, 3, '30 days', 'none', NULL, false,
+('unusual_access_pattern', 'medium', 3, 3, '30 days', 'none', NULL, FALSE,
     'theft', '{"min_active_days": 7, "min_hourly_volume": 20, '
     '"percentile": 0.95}',
     'Customer-data access at an hour of day with no activity in the '
     'user''s baseline, or hourly volume above threshold times the '
     'baseline''s 95th percentile (at least min_hourly_volume).'),
-('new_location_login', 'low', 2, 1, '90 days', 'none', NULL, false,
+('new_location_login', 'low', 2, 1, '90 days', 'none', NULL, FALSE,
     'unauthorized', '{}',
     'A successful login from a network not seen for that user within the '
     'window; never for a user''s first login.');

@@ -41,9 +41,12 @@ def apply(ctx: click.Context, dsn: str | None) -> None:
 
 @migrate.command()
 @dsn_option
-@click.option("--steps", type=click.IntRange(min=1), default=None,
-              help="Roll back only this many migrations (default: all, which "
-              "removes pgwarden).")
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Roll back only this many migrations (default: all, which removes pgwarden).",
+)
 @click.pass_context
 @handle_errors
 def rollback(ctx: click.Context, dsn: str | None, steps: int | None) -> None:
