@@ -79,10 +79,11 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from pgwarden.commands import demo, migrate
+    from pgwarden.commands import demo, migrate, test_rules
 
     main.add_command(migrate.migrate)
     main.add_command(demo.demo)
+    main.add_command(test_rules.test_rules)
 
 
 _register()

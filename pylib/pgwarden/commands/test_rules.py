@@ -1,0 +1,83 @@
+"""``pgwarden test-rules``: run scenario files against a real PostgreSQL.
+
+Each scenario runs in a fresh database cloned from a template with
+pgwarden installed, on an embedded server that is started and removed
+(the default) or on the server given with ``--dsn``, where the databases
+are named ``pgwarden_scenario_*`` and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+import click
+
+from pgwarden import scenarios
+from pgwarden.cli import EXIT_PROBLEM, dsn_option, handle_errors
+from pgwarden.db import describe, resolve_dsn
+from pgwarden.embedded import embedded_server
+
+
+@contextlib.contextmanager
+def _server(dsn: str | None) -> Iterator[str]:
+    resolved = resolve_dsn(dsn)
+    if resolved is not None:
+        click.echo(f"running on {describe(resolved)} (throwaway databases)")
+        yield resolved
+        return
+    click.echo("no database given: starting an embedded PostgreSQL")
+    with embedded_server() as uri:
+        yield uri
+
+
+@click.command("test-rules")
+@dsn_option
+@click.option(
+    "-k",
+    "--match",
+    "pattern",
+    metavar="TEXT",
+    help="Run only scenarios whose name contains TEXT.",
+)
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True)
+)
+@handle_errors
+def test_rules(dsn: str | None, pattern: str | None, paths: tuple[str, ...]) -> None:
+    """Run the rule scenarios in PATHS (files, or folders of *scenario*.yaml).
+
+    Prints one line per scenario, and for each failure what was expected
+    and what was found. Exits with 1 when a scenario fails or a file is
+    invalid.
+    """
+    files = scenarios.find_files(paths)
+    loaded: list[scenarios.Scenario] = []
+    invalid = 0
+    for path in files:
+        try:
+            loaded.extend(scenarios.load_file(path))
+        except scenarios.ScenarioError as exc:
+            invalid += 1
+            click.echo(f"INVALID {exc.one_line()}")
+    if pattern:
+        loaded = [s for s in loaded if pattern.lower() in s.name.lower()]
+    if not files:
+        click.echo("no scenario files found (files named *scenario*.yaml)")
+        sys.exit(EXIT_PROBLEM)
+    results: list[scenarios.ScenarioResult] = []
+    if loaded:
+        with _server(dsn) as server, scenarios.ThrowawayDatabases(server) as pool:
+            for scenario in loaded:
+                result = pool.run(scenario)
+                results.append(result)
+                click.echo(result.report() if not result.passed else result.headline())
+    passed = sum(r.passed for r in results)
+    failed = len(results) - passed
+    summary = f"{passed} passed, {failed} failed"
+    if invalid:
+        summary += f", {invalid} invalid file{'s' if invalid > 1 else ''}"
+    click.echo(summary)
+    if failed or invalid or not results:
+        sys.exit(EXIT_PROBLEM)
