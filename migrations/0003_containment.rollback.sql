@@ -1,0 +1,51 @@
+-- Remove containment, watched tables and seals: first the triggers that
+-- pgwarden added to watched customer tables (and their partitions), then
+-- the functions of this area, its tables, and its rows in the catalogs.
+DO $rollback$
+DECLARE
+    v_trigger record;
+    v_fn record;
+BEGIN
+    FOR v_trigger IN
+        SELECT t.tgrelid::regclass AS rel, t.tgname
+        FROM pg_catalog.pg_trigger AS t
+        INNER JOIN pg_catalog.pg_proc AS p ON t.tgfoid = p.oid
+        WHERE p.pronamespace = 'warden'::regnamespace
+            AND p.proname LIKE 'tg\_watched\_table\_\_%'
+    LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s',
+            v_trigger.tgname, v_trigger.rel);
+    END LOOP;
+
+    FOR v_fn IN
+        SELECT p.oid::regprocedure AS fn
+        FROM pg_catalog.pg_proc AS p
+        WHERE p.pronamespace = 'warden'::regnamespace
+            AND p.proname IN ('lock_account', 'unlock_account',
+                'is_account_locked', 'block_ip', 'unblock_ip',
+                'is_ip_blocked', 'revoke_sessions', 'lift_alert_containment',
+                'expire_containment', 'watch_table', 'unwatch_table',
+                'current_actor', 'access_allowed', 'assert_access_allowed',
+                'verify_audit_log', 'seal_audit_log', '_lock_detail',
+                '_audit_month_digests', '_containment_alert',
+                '_watch_relation', '_top_parent')
+                OR p.proname LIKE 'tg\_watched\_table\_\_%'
+    LOOP
+        EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', v_fn.fn);
+    END LOOP;
+END
+$rollback$;
+
+DROP TABLE IF EXISTS warden.audit_log_seal_marks;
+DROP TABLE IF EXISTS warden.audit_log_seals;
+DROP TABLE IF EXISTS warden.watched_tables;
+DROP TABLE IF EXISTS warden.session_revocations;
+DROP TABLE IF EXISTS warden.user_db_roles;
+DROP TABLE IF EXISTS warden.ip_blocks;
+DROP TABLE IF EXISTS warden.account_locks;
+
+DELETE FROM warden.settings
+WHERE name IN ('capture_max_keys', 'seal_grace', 'seal_max_rows');
+
+DELETE FROM warden.event_types
+WHERE event_type = 'ip_unblocked';
