@@ -184,3 +184,8 @@ def scratch_database(postgresql_noproc) -> Iterator[Callable[..., str]]:
                     sql.Identifier(name)
                 )
             )
+
+
+# pytester runs a user's test file in a pytest of its own (the tests of the
+# pgwarden pytest plugin need it).
+pytest_plugins = ["pytester"]
