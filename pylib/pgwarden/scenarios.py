@@ -838,15 +838,23 @@ def _prepare(conn: psycopg.Connection, scenario: Scenario) -> None:
             raise _fail(scenario, line, f"setup[{i}]", exc) from exc
 
 
+def _number(value: Any, n: int) -> Any:
+    """Replace ``{n}`` in the strings of a value by the repetition number."""
+    if isinstance(value, str):
+        return value.replace("{n}", str(n))
+    if isinstance(value, dict):
+        return {k: _number(v, n) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_number(v, n) for v in value]
+    return value
+
+
 def _report_events(
     conn: psycopg.Connection, scenario: Scenario, start: dt.datetime
 ) -> None:
     for i, event in enumerate(scenario.events):
         for n, moment in enumerate(event.times(start), start=1):
-            args = {
-                k: (v.replace("{n}", str(n)) if isinstance(v, str) else v)
-                for k, v in event.fields.items()
-            }
+            args = {k: _number(v, n) for k, v in event.fields.items()}
             if "metadata" in args:
                 args["metadata"] = json.dumps(args["metadata"])
             names = [k for k in args if k != "event_type"]
@@ -962,10 +970,12 @@ def run_scenario(conn: psycopg.Connection, scenario: Scenario) -> ScenarioResult
     conn.row_factory = dict_row  # type: ignore[assignment]
     try:
         _check_rule_ids(conn, scenario)
+        _prepare(conn, scenario)
+        # Taken after the setup, so that events at +0s come after any lock
+        # or block the setup made.
         now = conn.execute("SELECT now() AS now").fetchone()["now"]
         start = scenario.start if scenario.start is not None else now
         result.start = start + scenario.start_offset
-        _prepare(conn, scenario)
         _report_events(conn, scenario, result.start)
         try:
             conn.execute(
