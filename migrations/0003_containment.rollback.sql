@@ -21,15 +21,15 @@ BEGIN
         SELECT p.oid::regprocedure AS fn
         FROM pg_catalog.pg_proc AS p
         WHERE p.pronamespace = 'warden'::regnamespace
-            AND p.proname IN ('lock_account', 'unlock_account',
+            AND (p.proname IN ('lock_account', 'unlock_account',
                 'is_account_locked', 'block_ip', 'unblock_ip',
                 'is_ip_blocked', 'revoke_sessions', 'lift_alert_containment',
                 'expire_containment', 'watch_table', 'unwatch_table',
                 'current_actor', 'access_allowed', 'assert_access_allowed',
-                'verify_audit_log', 'seal_audit_log', '_lock_detail',
-                '_audit_month_digests', '_containment_alert',
-                '_watch_relation', '_top_parent')
-                OR p.proname LIKE 'tg\_watched\_table\_\_%'
+                'verify_audit_log', 'seal_audit_log', '_access_denial',
+                '_capture_event', '_audit_month_digests',
+                '_raise_integrity_alert')
+                OR p.proname LIKE 'tg\_watched\_table\_\_%')
     LOOP
         EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', v_fn.fn);
     END LOOP;
@@ -48,4 +48,20 @@ DELETE FROM warden.settings
 WHERE name IN ('capture_max_keys', 'seal_grace', 'seal_max_rows');
 
 DELETE FROM warden.event_types
-WHERE event_type = 'ip_unblocked';
+WHERE event_type IN ('ip_unblocked', 'capture_changed');
+
+-- The integrity rules stay while alerts of the detection area still name
+-- them; rolling back that area removes both.
+DO $rules$
+BEGIN
+    IF to_regclass('warden.alerts') IS NULL THEN
+        DELETE FROM warden.detection_rules
+        WHERE rule IN ('audit_log_tampering', 'capture_disabled');
+    ELSE
+        EXECUTE 'DELETE FROM warden.detection_rules AS r '
+            'WHERE r.rule IN (''audit_log_tampering'', '
+            '''capture_disabled'') AND NOT EXISTS (SELECT 1 FROM '
+            'warden.alerts AS a WHERE a.rule = r.rule)';
+    END IF;
+END
+$rules$;

@@ -252,7 +252,9 @@ INSERT INTO warden.event_types (
 )
 VALUES
 ('ip_unblocked', 'containment', 2, true,
-    'A block on an address or network was lifted.')
+    'A block on an address or network was lifted.'),
+('capture_changed', 'integrity', 2, true,
+    'A customer table started or stopped being watched by pgwarden.')
 ON CONFLICT (event_type) DO NOTHING;
 
 INSERT INTO warden.settings (name, value, description)
@@ -266,3 +268,21 @@ VALUES
 ('seal_max_rows', '10000',
     'Most events covered by one seal.')
 ON CONFLICT (name) DO NOTHING;
+
+-- Alerts that warden.verify_audit_log raises; like every alert they name a
+-- rule. They are raised by the integrity check, never by the detection
+-- runs, so they are not realtime and report under the unauthorized monitor.
+INSERT INTO warden.detection_rules (
+    rule, severity, risk_score, threshold, time_window, response,
+    response_duration, realtime, monitor, params, description
+)
+VALUES
+('audit_log_tampering', 'critical', 5, 1, '0 seconds', 'none', NULL, false,
+    'unauthorized', '{"raised_by": "warden.verify_audit_log"}',
+    'Rows of the event log were changed, removed or inserted out of band, '
+    'or its seals or triggers were tampered with.'),
+('capture_disabled', 'high', 4, 1, '0 seconds', 'none', NULL, false,
+    'unauthorized', '{"raised_by": "warden.verify_audit_log"}',
+    'The capture triggers of a watched customer table were disabled or '
+    'dropped.')
+ON CONFLICT (rule) DO NOTHING;
