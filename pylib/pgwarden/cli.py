@@ -80,10 +80,12 @@ def main(verbose: bool) -> None:
 
 def _register() -> None:
     from pgwarden.commands import demo, migrate, test_rules
+    from pgwarden.commands import ingest
 
     main.add_command(migrate.migrate)
     main.add_command(demo.demo)
     main.add_command(test_rules.test_rules)
+    main.add_command(ingest.ingest)
 
 
 _register()

@@ -1,0 +1,339 @@
+"""Storing parsed events in ``warden.security_audit_log``.
+
+Events are checked and normalised exactly as ``warden.log_event`` would
+(unknown types and out-of-range numbers refused per event and reported;
+bad addresses kept in ``metadata.raw_ip_address`` with a data-quality
+mark), then loaded with COPY in batches, source ``importer``. Each batch
+is one statement, so the log's statement-level triggers (type check,
+real-time rules) judge it once.
+
+Ingesting the same file twice stores nothing twice: every event carries
+``metadata.ingest_key``, a digest of its format, its record text, the
+occurrence of that text in the file and its position within the record
+(``message repeated N times`` gives N events), and a batch skips the keys
+already in the log. Batches of one run are serialised with other importers
+by a transaction-level advisory lock, so two concurrent runs of one file
+cannot both store an event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from pgwarden.ingest.common import (
+    DOTTED_QUAD,
+    Event,
+    Skipped,
+    looks_like_address,
+    parse_inet,
+)
+
+log = logging.getLogger(__name__)
+
+#: Events per COPY statement.
+BATCH_SIZE = 2000
+#: Serialises importers of one database (first half of a two-key lock).
+LOCK_KEY = 0x70677769
+COLUMNS = (
+    "user_id",
+    "event_type",
+    "metadata",
+    "risk_score",
+    "created_at",
+    "ip_address",
+    "table_name",
+    "record_count",
+    "session_id",
+    "source",
+)
+
+
+@dataclass
+class Summary:
+    """What one ingest run did."""
+
+    lines_read: int = 0
+    events_parsed: int = 0
+    events_stored: int = 0
+    duplicates: int = 0
+    skipped: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    stored_by_type: Counter[str] = field(default_factory=Counter)
+
+    def skip(self, line: int, reason: str) -> None:
+        """Record a line that produced no event."""
+        self.skipped[reason].append(line)
+
+    @property
+    def lines_skipped(self) -> int:
+        """Number of lines (records) skipped, all reasons together."""
+        return sum(len(lines) for lines in self.skipped.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as plain data (for --output json)."""
+        return {
+            "lines_read": self.lines_read,
+            "events_parsed": self.events_parsed,
+            "events_stored": self.events_stored,
+            "duplicates": self.duplicates,
+            "stored_by_type": dict(self.stored_by_type),
+            "skipped": {k: sorted(v) for k, v in self.skipped.items()},
+        }
+
+
+class Refused(ValueError):
+    """An event that log_event would refuse; the reason is the message."""
+
+
+@dataclass
+class EventTypes:
+    """The event types of the database and their default risk scores."""
+
+    defaults: dict[str, int]
+
+    @classmethod
+    def load(cls, conn: psycopg.Connection) -> EventTypes:
+        rows = conn.execute(
+            "SELECT event_type, default_risk_score FROM warden.event_types"
+        ).fetchall()
+        return cls({name: int(risk) for name, risk in rows})
+
+
+def normalise(
+    item: Event,
+    types: EventTypes,
+    *,
+    addresses: Callable[[str], str | None] = parse_inet,
+    now: dt.datetime | None = None,
+) -> Event:
+    """Check and normalise one event as warden.log_event does.
+
+    Raises :class:`Refused` for what log_event refuses; returns the event
+    with user id, address, risk score and metadata as log_event would
+    store them.
+    """
+    kind = item["event_type"]
+    if kind not in types.defaults:
+        raise Refused(f'unknown event type "{kind}"')
+    risk = item.get("risk_score")
+    if risk is not None and not 1 <= int(risk) <= 5:
+        raise Refused(f"risk score {risk} is out of range")
+    count = item.get("record_count")
+    if count is not None and int(count) < 0:
+        raise Refused(f"record count {count} is negative")
+    if count is not None and int(count) > 2**31 - 1:
+        raise Refused(f"record count {count} is out of range")
+    created = item.get("created_at")
+    if not isinstance(created, dt.datetime) or created.tzinfo is None:
+        raise Refused("no event time with a zone")
+    metadata = item.get("metadata")
+    quality: list[str] = []
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        metadata = {"raw_metadata": metadata}
+        quality.append("metadata_not_object")
+    else:
+        metadata = dict(metadata)
+        marks = metadata.get("data_quality")
+        if isinstance(marks, list):
+            quality.extend(m if isinstance(m, str) else repr(m) for m in marks)
+    user = item.get("user_id")
+    if user is not None and not str(user).strip():
+        user = None
+        quality.append("empty_user_id")
+    elif user is not None and len(user) > 256:
+        metadata["raw_user_id"] = user
+        user = user[:256]
+        quality.append("user_id_truncated")
+    address = item.get("ip_address")
+    stored_address = None
+    if address is not None and str(address).strip():
+        stored_address = addresses(str(address))
+        if stored_address is None:
+            metadata["raw_ip_address"] = address
+            quality.append("invalid_ip_address")
+    reference = now or dt.datetime.now(dt.timezone.utc)
+    if created > reference + dt.timedelta(days=1):
+        quality.append("created_at_in_future")
+    if quality:
+        metadata["data_quality"] = sorted(set(quality))
+    result = dict(item)
+    result.update(
+        user_id=user,
+        ip_address=stored_address,
+        metadata=metadata,
+        risk_score=int(risk) if risk is not None else types.defaults[kind],
+        record_count=None if count is None else int(count),
+    )
+    return result
+
+
+def ingest_key(format_name: str, record: str, occurrence: int, part: int) -> str:
+    """The digest that identifies one event of a file across runs."""
+    digest = hashlib.sha256()
+    for piece in (format_name, record, str(occurrence), str(part)):
+        digest.update(piece.encode("utf-8", "surrogateescape"))
+        digest.update(b"\x00")
+    return digest.hexdigest()[:32]
+
+
+class AddressResolver:
+    """Normalise addresses with the database's own warden._parse_inet.
+
+    Dotted quads and text that cannot be an address are settled in Python
+    (the function's own fast paths); everything else is asked of the
+    database once per distinct value, so the result is log_event's.
+    """
+
+    def __init__(self, conn: psycopg.Connection | None) -> None:
+        self.conn = conn
+        self.cache: dict[str, str | None] = {}
+
+    def prefetch(self, values: Iterable[str]) -> None:
+        wanted = {
+            v
+            for v in values
+            if v not in self.cache
+            and looks_like_address(v)
+            and not DOTTED_QUAD.match(v.strip())
+        }
+        if not wanted or self.conn is None:
+            return
+        try:
+            rows = self.conn.execute(
+                "SELECT v, warden._parse_inet(v) FROM unnest(%s::text[]) AS v",
+                (sorted(wanted),),
+            ).fetchall()
+        except psycopg.errors.InsufficientPrivilege:
+            log.debug("warden._parse_inet not callable; using Python")
+            self.conn = None
+            return
+        for value, inet in rows:
+            self.cache[value] = None if inet is None else str(inet)
+
+    def __call__(self, value: str) -> str | None:
+        if value in self.cache:
+            return self.cache[value]
+        return parse_inet(value)
+
+
+class Loader:
+    """Normalises, deduplicates and COPYs events into the log."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        *,
+        format_name: str,
+        file_label: str,
+        summary: Summary,
+        batch_size: int = BATCH_SIZE,
+        dry_run: bool = False,
+    ) -> None:
+        self.conn = conn
+        self.format_name = format_name
+        self.file_label = file_label
+        self.summary = summary
+        self.batch_size = batch_size
+        self.dry_run = dry_run
+        self.types = EventTypes.load(conn)
+        self.addresses = AddressResolver(conn)
+        self.occurrences: Counter[str] = Counter()
+        self.batch: list[Event] = []
+        try:
+            self.session_id = conn.execute("SELECT warden._session_id()").fetchone()[0]
+        except psycopg.errors.InsufficientPrivilege:
+            self.session_id = None
+
+    def add(self, item: Event | Skipped) -> None:
+        """Take one parser output; store full batches."""
+        if isinstance(item, Skipped):
+            self.summary.skip(item.line, item.reason)
+            return
+        self.summary.events_parsed += 1
+        record = item.get("record", "")
+        part = int(item.get("part", 0))
+        if part == 0:
+            self.occurrences[record] += 1
+        occurrence = self.occurrences[record]
+        item = dict(item)
+        item["key"] = ingest_key(self.format_name, record, occurrence, part)
+        self.batch.append(item)
+        if len(self.batch) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Store the current batch in one transaction."""
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        self.addresses.prefetch(
+            str(e["ip_address"]) for e in batch if e.get("ip_address")
+        )
+        rows = []
+        for item in batch:
+            try:
+                clean = normalise(item, self.types, addresses=self.addresses)
+            except Refused as exc:
+                self.summary.skip(item["line"], str(exc))
+                continue
+            meta = clean["metadata"]
+            meta["ingest_key"] = item["key"]
+            meta["ingest_file"] = self.file_label
+            meta["ingest_line"] = item["line"]
+            rows.append(clean)
+        if not rows:
+            return
+        with self.conn.transaction():
+            self.conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(current_database()))",
+                (LOCK_KEY,),
+            )
+            keys = [r["metadata"]["ingest_key"] for r in rows]
+            existing = {
+                k
+                for (k,) in self.conn.execute(
+                    "SELECT l.metadata ->> 'ingest_key' "
+                    "FROM warden.security_audit_log AS l "
+                    "WHERE l.source = 'importer' "
+                    "AND l.metadata ->> 'ingest_key' = ANY(%s)",
+                    (keys,),
+                )
+            }
+            fresh = [r for r in rows if r["metadata"]["ingest_key"] not in existing]
+            self.summary.duplicates += len(rows) - len(fresh)
+            if fresh and not self.dry_run:
+                self.copy(fresh)
+            self.summary.events_stored += len(fresh) if not self.dry_run else 0
+            for r in fresh:
+                self.summary.stored_by_type[r["event_type"]] += 1
+
+    def copy(self, rows: list[Event]) -> None:
+        columns = ", ".join(COLUMNS)
+        with self.conn.cursor().copy(
+            f"COPY warden.security_audit_log ({columns}) FROM STDIN"
+        ) as copy:
+            for r in rows:
+                copy.write_row(
+                    (
+                        r["user_id"],
+                        r["event_type"],
+                        Jsonb(r["metadata"]),
+                        r["risk_score"],
+                        r["created_at"],
+                        r["ip_address"],
+                        r["table_name"],
+                        r["record_count"],
+                        self.session_id,
+                        "importer",
+                    )
+                )
