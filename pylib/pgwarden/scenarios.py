@@ -101,6 +101,7 @@ class ScenarioError(PgwardenError):
             f"{location}: {where}: {message}" if where else (f"{location}: {message}")
         )
         super().__init__(text, sqlstate=sqlstate, hint=hint)
+        self.problem = message
         self.path = path
         self.line = line
         self.where = where
@@ -724,6 +725,15 @@ class ScenarioResult:
     def report(self) -> str:
         """The headline, and on failure what was expected and found."""
         lines = [self.headline()]
+        if isinstance(self.error, ScenarioError):
+            where = f"{self.error.where}: " if self.error.where else ""
+            sqlstate = f"[{self.error.sqlstate}] " if self.error.sqlstate else ""
+            hint = f" (hint: {self.error.hint})" if self.error.hint else ""
+            lines.append(
+                f"      line {self.error.line}: {where}{sqlstate}"
+                f"{self.error.problem}{hint}"
+            )
+            return "\n".join(lines)
         if self.error is not None:
             lines.append(f"      {self.error.one_line()}")
             return "\n".join(lines)
@@ -911,9 +921,9 @@ def _judge(
         )
         try:
             state = conn.execute(
-                sql.SQL("SELECT {}(%s)").format(sql.SQL(function)),
+                sql.SQL("SELECT {}(%s) AS state").format(sql.SQL(function)),
                 (check.value,),
-            ).fetchone()[0]
+            ).fetchone()["state"]
         except psycopg.Error as exc:
             raise _fail(scenario, check.line, f"expect.state[{i}]", exc) from exc
         if bool(state) != check.expected:
