@@ -1,0 +1,20 @@
+-- warden._location_network(p_ip inet) RETURNS inet
+--
+-- The network a location rule compares: IPv4 by /24, IPv6 by /64.
+CREATE OR REPLACE FUNCTION warden._location_network(
+    p_ip inet
+)
+RETURNS inet
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN network(set_masklen(
+    p_ip, CASE WHEN family(p_ip) = 6 THEN 64 ELSE 24 END
+));
+
+COMMENT ON FUNCTION warden._location_network(inet) IS
+'Private: the network of an address for location rules (IPv4 /24, '
+'IPv6 /64).';
+
+REVOKE ALL ON FUNCTION warden._location_network(inet) FROM PUBLIC;
