@@ -143,13 +143,10 @@ def test_tuning_by_update_changes_the_outcome(db, rule):
     _, quiet, window, _ = RULES[rule]
     burst(db, rule, quiet + 1, window / 2)
     assert len(findings(db, rule)) == 1
-    column = (
-        "params = params || '{\"upper\": 1000}', " if rule == "moderate_rate" else ""
-    )
     step = 10 if rule == "cumulative_export" else 1
     db.execute(
-        f"UPDATE warden.detection_rules SET {column}threshold = threshold + %s"
-        " WHERE rule = %s",
+        "UPDATE warden.detection_rules SET threshold = threshold + %s,"
+        " params = params || '{\"upper\": 1000}' WHERE rule = %s",
         (step, rule),
     )
     assert findings(db, rule) == []
