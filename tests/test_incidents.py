@@ -35,8 +35,7 @@ def add_alert(
     subject = subject or (f"user:{user}" if user else f"ip:{ip}")
     return db.execute(
         ALERT,
-        (rule, severity, RISK[severity], user, ip, subject, records,
-         evidence or []),
+        (rule, severity, RISK[severity], user, ip, subject, records, evidence or []),
     ).fetchone()[0]
 
 
@@ -94,8 +93,7 @@ def test_other_user_or_rule_opens_another_incident(db):
 
 def test_address_alert_groups_by_subject(db):
     """Check that alerts without a user are grouped by their subject."""
-    a = add_alert(db, "failed_login_burst_ip", "medium", user=None,
-                  ip="203.0.113.7")
+    a = add_alert(db, "failed_login_burst_ip", "medium", user=None, ip="203.0.113.7")
     inc = incident_of(db, a)
     assert inc["user_id"] is None
     assert inc["subject"] == "ip:203.0.113.7"
@@ -160,8 +158,7 @@ def test_low_is_due_next_business_day(db, detected, due):
         " WHERE name = 'business_time_zone'"
     )
     got = db.execute(
-        "SELECT warden._incident_due_at('low', %s::timestamptz)"
-        " = %s::timestamptz",
+        "SELECT warden._incident_due_at('low', %s::timestamptz) = %s::timestamptz",
         (detected, due),
     ).fetchone()[0]
     assert got is True
@@ -169,9 +166,7 @@ def test_low_is_due_next_business_day(db, detected, due):
 
 def test_business_days_are_configurable(db):
     """Check that business_days decides which day a low incident is due."""
-    db.execute(
-        "UPDATE warden.settings SET value = '6' WHERE name = 'business_days'"
-    )
+    db.execute("UPDATE warden.settings SET value = '6' WHERE name = 'business_days'")
     due = db.execute(
         "SELECT warden._incident_due_at('low', '2026-12-01 10:00+00')"
     ).fetchone()[0]
@@ -190,12 +185,9 @@ def test_lifecycle_writes_timeline_with_actor(db):
     inc = incident_of(db, add_alert(db))
     db.execute("SET app.user_id = 'alice'")
     db.execute("SELECT warden.acknowledge_incident(%s, 'on it')", (inc["id"],))
-    db.execute("SELECT warden.investigate_incident(%s, 'looking')",
-               (inc["id"],))
+    db.execute("SELECT warden.investigate_incident(%s, 'looking')", (inc["id"],))
     db.execute("SELECT warden.contain_incident(%s, 'locked')", (inc["id"],))
-    db.execute(
-        "SELECT warden.resolve_incident(%s, 'export was theft')", (inc["id"],)
-    )
+    db.execute("SELECT warden.resolve_incident(%s, 'export was theft')", (inc["id"],))
     rows = [r for r in timeline(db, inc["id"]) if r[1] == "alice"]
     assert rows == [
         ("acknowledged", "alice", "open", "acknowledged", "on it"),
@@ -284,27 +276,22 @@ def test_false_positive_lifts_locks_and_blocks(db):
     """Check that a false positive lifts its alerts' locks and records it."""
     alert = add_alert(db, "privilege_escalation_burst", "critical")
     other = add_alert(db, "bulk_export", "critical", user="u-9")
-    db.execute(
-        "SELECT warden.lock_account('u-1', '1 hour', 'burst', %s)", (alert,)
-    )
+    db.execute("SELECT warden.lock_account('u-1', '1 hour', 'burst', %s)", (alert,))
     db.execute(
         "SELECT warden.block_ip('198.51.100.9', '1 hour', 'burst', %s)",
         (alert,),
     )
-    db.execute(
-        "SELECT warden.lock_account('u-9', '1 hour', 'bulk', %s)", (other,)
-    )
+    db.execute("SELECT warden.lock_account('u-9', '1 hour', 'bulk', %s)", (other,))
     inc = incident_of(db, alert)
     db.execute("SET app.user_id = 'bob'")
     db.execute(
-        "SELECT warden.resolve_incident(%s, 'admin testing',"
-        " false_positive => true)",
+        "SELECT warden.resolve_incident(%s, 'admin testing', false_positive => true)",
         (inc["id"],),
     )
-    assert db.execute("SELECT warden.is_account_locked('u-1')").fetchone()[0] \
-        is False
-    assert db.execute("SELECT warden.is_ip_blocked('198.51.100.9')"
-                      ).fetchone()[0] is False
+    assert db.execute("SELECT warden.is_account_locked('u-1')").fetchone()[0] is False
+    assert (
+        db.execute("SELECT warden.is_ip_blocked('198.51.100.9')").fetchone()[0] is False
+    )
     # Another incident's lock stays.
     assert db.execute("SELECT warden.is_account_locked('u-9')").fetchone()[0]
     lifted = db.execute(
@@ -322,9 +309,7 @@ def test_false_positive_lifts_locks_and_blocks(db):
 def test_plain_resolution_keeps_locks(db):
     """Check that resolving (not a false positive) leaves locks in force."""
     alert = add_alert(db, "privilege_escalation_burst", "critical")
-    db.execute(
-        "SELECT warden.lock_account('u-1', '1 hour', 'burst', %s)", (alert,)
-    )
+    db.execute("SELECT warden.lock_account('u-1', '1 hour', 'burst', %s)", (alert,))
     inc = incident_of(db, alert)
     db.execute("SELECT warden.resolve_incident(%s, 'theft')", (inc["id"],))
     assert db.execute("SELECT warden.is_account_locked('u-1')").fetchone()[0]
@@ -366,11 +351,8 @@ def test_note_is_added_to_timeline(db):
     """Check that add_incident_note writes a note with the actor."""
     inc = incident_of(db, add_alert(db))
     db.execute("SET app.user_id = 'carol'")
-    db.execute("SELECT warden.add_incident_note(%s, 'called user')",
-               (inc["id"],))
-    assert timeline(db, inc["id"])[-1] == (
-        "note", "carol", None, None, "called user"
-    )
+    db.execute("SELECT warden.add_incident_note(%s, 'called user')", (inc["id"],))
+    assert timeline(db, inc["id"])[-1] == ("note", "carol", None, None, "called user")
 
 
 def test_report_tells_the_whole_story(db):
@@ -379,9 +361,7 @@ def test_report_tells_the_whole_story(db):
         "SELECT warden.log_event('customer_data_access',"
         " user_id => 'u-7', record_count => 80, table_name => 'customers')"
     ).fetchone()[0]
-    inc = incident_of(
-        db, add_alert(db, user="u-7", records=80, evidence=[event])
-    )
+    inc = incident_of(db, add_alert(db, user="u-7", records=80, evidence=[event]))
     db.execute("SELECT warden.acknowledge_incident(%s, 'seen')", (inc["id"],))
     db.execute(
         "SELECT warden.record_post_incident(%s, root_cause => 'insider',"
@@ -397,9 +377,7 @@ def test_report_tells_the_whole_story(db):
     assert [e["id"] for e in details["evidence"]] == [event]
     assert details["exposure"]["records_exposed"] == 80
     assert details["exposure"]["tables"] == ["customers"]
-    assert [t["action"] for t in details["timeline"]][:2] == [
-        "opened", "escalated"
-    ]
+    assert [t["action"] for t in details["timeline"]][:2] == ["opened", "escalated"]
     assert any("notified" in a for a in details["actions"])
 
 
@@ -417,8 +395,7 @@ def test_detection_opens_incident_end_to_end(db):
     )
     db.execute("SELECT count(*) FROM warden.check_customer_data_access_alerts()")
     row = db.execute(
-        "SELECT rule, severity, status FROM warden.incidents"
-        " WHERE user_id = 'u-42'"
+        "SELECT rule, severity, status FROM warden.incidents WHERE user_id = 'u-42'"
     ).fetchall()
     assert row == [("bulk_export", "critical", "open")]
     linked = db.execute(
@@ -438,8 +415,7 @@ def test_concurrent_alerts_share_one_incident(dsn, db):
         try:
             # Another subject of the same user: no clash among alerts, so
             # the two sessions meet on the incidents' unique index.
-            add_alert(two, user="u-5", ip="203.0.113.5",
-                      subject="ip:203.0.113.5")
+            add_alert(two, user="u-5", ip="203.0.113.5", subject="ip:203.0.113.5")
         except BaseException as exc:
             errors.append(exc)
 
