@@ -80,12 +80,13 @@ def main(verbose: bool) -> None:
 
 def _register() -> None:
     from pgwarden.commands import demo, migrate, test_rules
-    from pgwarden.commands import ingest
+    from pgwarden.commands import ingest, watch
 
     main.add_command(migrate.migrate)
     main.add_command(demo.demo)
     main.add_command(test_rules.test_rules)
     main.add_command(ingest.ingest)
+    main.add_command(watch.watch)
 
 
 _register()
