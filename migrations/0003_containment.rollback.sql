@@ -27,7 +27,7 @@ BEGIN
                 'expire_containment', 'watch_table', 'unwatch_table',
                 'current_actor', 'access_allowed', 'assert_access_allowed',
                 'verify_audit_log', 'seal_audit_log', '_access_denial',
-                '_capture_event', '_audit_month_digests',
+                '_capture_event', '_audit_month_digests', '_seal_chain_digest',
                 '_raise_integrity_alert')
                 OR p.proname LIKE 'tg\_watched\_table\_\_%')
     LOOP
