@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
 
 import psycopg
@@ -204,3 +205,38 @@ def test_shipped_scenarios_are_valid_and_cover_every_rule(rule_ids):
     assert set(rule_ids) >= SPEC_RULES
     assert SPEC_RULES - hits == set()
     assert SPEC_RULES - misses == set()
+
+
+def test_keep_failed_keeps_the_database(tmp_path, server, rule_ids):
+    """Check that --keep-failed keeps a failing scenario's database."""
+    path = tmp_path / "kept.scenario.yaml"
+    path.write_text(state_only("fails", "u-other", rule_ids))
+    result = run("--dsn", server, "--keep-failed", str(path))
+    assert result.exit_code == 1
+    found = re.search(r"kept database (pgwarden_scenario_\w+)", result.output)
+    assert found
+    with psycopg.connect(server, autocommit=True) as conn:
+        try:
+            kept = conn.execute(
+                "SELECT count(*) FROM pg_database WHERE datname = %s",
+                (found[1],),
+            ).fetchone()[0]
+        finally:
+            conn.execute(f'DROP DATABASE IF EXISTS "{found[1]}" WITH (FORCE)')
+    assert kept == 1
+
+
+def test_role_without_createdb_gets_a_hint(tmp_path, server, server_dsn, rule_ids):
+    """Check that a role without CREATEDB fails with SQLSTATE 42501, exit 3."""
+    role = f"pgwarden_nocreatedb_{secrets.token_hex(4)}"
+    path = tmp_path / "a.scenario.yaml"
+    path.write_text(state_only("a", "u-locked", rule_ids))
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB')
+        try:
+            result = run("--dsn", server_dsn("postgres", user=role), str(path))
+        finally:
+            conn.execute(f'DROP ROLE "{role}"')
+    assert result.exit_code == 3
+    assert "[42501]" in result.output
+    assert "CREATEDB" in result.output

@@ -34,7 +34,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
 from pgwarden import install
-from pgwarden.errors import PgwardenError, from_database
+from pgwarden.errors import ConfigurationError, PgwardenError, from_database
 
 log = logging.getLogger(__name__)
 
@@ -705,6 +705,8 @@ class ScenarioResult:
     failures: list[Finding] = field(default_factory=list)
     error: PgwardenError | None = None
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: Name of the database the scenario ran in, when known.
+    database: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -1016,6 +1018,8 @@ class ThrowawayDatabases:
     def __init__(self, server_dsn: str) -> None:
         self.server_dsn = server_dsn
         self.template: str | None = None
+        #: Databases kept for inspection instead of dropped.
+        self.kept: set[str] = set()
 
     def _admin(self) -> str:
         params = conninfo_to_dict(self.server_dsn)
@@ -1033,7 +1037,15 @@ class ThrowawayDatabases:
         if template:
             query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
         with psycopg.connect(self._admin(), autocommit=True) as conn:
-            conn.execute(query)
+            try:
+                conn.execute(query)
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise ConfigurationError(
+                    "the role may not create the throwaway databases of scenario runs",
+                    sqlstate=exc.diag.sqlstate,
+                    hint="connect as a role with CREATEDB (ALTER ROLE ... "
+                    "CREATEDB), or give no --dsn to use an embedded server",
+                ) from exc
 
     def _drop(self, name: str) -> None:
         with psycopg.connect(self._admin(), autocommit=True) as conn:
@@ -1079,14 +1091,21 @@ class ThrowawayDatabases:
         try:
             yield self.dsn_of(name)
         finally:
-            self._drop(name)
+            if name not in self.kept:
+                self._drop(name)
 
-    def run(self, scenario: Scenario) -> ScenarioResult:
-        """Run one scenario in a database of its own."""
-        with (
-            self.database() as dsn,
-            psycopg.connect(
+    def run(self, scenario: Scenario, *, keep_failed: bool = False) -> ScenarioResult:
+        """Run one scenario in a database of its own.
+
+        With ``keep_failed``, the database of a scenario that does not pass
+        is kept for inspection; its name is in ``result.database``.
+        """
+        with self.database() as dsn:
+            with psycopg.connect(
                 dsn, autocommit=True, application_name="pgwarden test-rules"
-            ) as conn,
-        ):
-            return run_scenario(conn, scenario)
+            ) as conn:
+                result = run_scenario(conn, scenario)
+            result.database = conninfo_to_dict(dsn)["dbname"]
+            if keep_failed and not result.passed:
+                self.kept.add(str(result.database))
+            return result

@@ -41,11 +41,19 @@ def _server(dsn: str | None) -> Iterator[str]:
     metavar="TEXT",
     help="Run only scenarios whose name contains TEXT.",
 )
+@click.option(
+    "--keep-failed",
+    is_flag=True,
+    help="Keep the database of each scenario that does not pass, and print "
+    "its name (only with --dsn; an embedded server is removed anyway).",
+)
 @click.argument(
     "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True)
 )
 @handle_errors
-def test_rules(dsn: str | None, pattern: str | None, paths: tuple[str, ...]) -> None:
+def test_rules(
+    dsn: str | None, pattern: str | None, keep_failed: bool, paths: tuple[str, ...]
+) -> None:
     """Run the rule scenarios in PATHS (files, or folders of *scenario*.yaml).
 
     Prints one line per scenario, and for each failure what was expected
@@ -70,9 +78,11 @@ def test_rules(dsn: str | None, pattern: str | None, paths: tuple[str, ...]) -> 
     if loaded:
         with _server(dsn) as server, scenarios.ThrowawayDatabases(server) as pool:
             for scenario in loaded:
-                result = pool.run(scenario)
+                result = pool.run(scenario, keep_failed=keep_failed)
                 results.append(result)
                 click.echo(result.report() if not result.passed else result.headline())
+                if result.database in pool.kept:
+                    click.echo(f"      kept database {result.database}")
     passed = sum(r.passed for r in results)
     failed = len(results) - passed
     summary = f"{passed} passed, {failed} failed"
