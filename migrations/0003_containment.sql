@@ -1,6 +1,6 @@
 -- Containment (account locks, address blocks, session revocation), watched
 -- customer tables and the seals of the event log.
--- depends: 0001_event_log
+-- depends: 0002_detection
 
 -- Locks and suspensions of application accounts.
 CREATE TABLE warden.account_locks (
