@@ -326,3 +326,129 @@ def test_refused_event_is_an_error_with_its_line(db):
     assert result.status == "ERROR"
     assert result.error.sqlstate == "22023"
     assert (result.error.line, result.error.where) == (6, "events[1]")
+
+
+def test_check_items_run_detection_between_events():
+    """Check that a check item is read as a detection run between events."""
+    s = only(
+        """
+        name: t
+        events:
+          - {at: -2m, event_type: logout}
+          - check: true
+          - {at: -1m, event_type: logout}
+        expect: {no_alerts: [{rule: bulk_export}]}
+        """
+    )
+    assert [e.check for e in s.events] == [False, True, False]
+    with pytest.raises(ScenarioError) as caught:
+        loads("name: t\nevents:\n  - check: true\n    at: +0s\nexpect: {}\n")
+    assert (caught.value.line, caught.value.where) == (4, "events[0].at")
+
+
+def test_detection_runs_at_each_check_item(db):
+    """Check that each check item runs the scheduled detection once more."""
+    before = db.execute("SELECT runs FROM warden.detection_state").fetchone()[0]
+    s = only(
+        """
+        name: t
+        events:
+          - {at: -2m, event_type: logout}
+          - check: true
+          - check: true
+        expect: {no_alerts: [{rule: bulk_export}]}
+        """
+    )
+    assert run_scenario(db, s).passed
+    after = db.execute("SELECT runs FROM warden.detection_state").fetchone()[0]
+    assert after - before == 3
+
+
+EXPORT = """
+name: export
+start: -10m
+events:
+  - at: +0s
+    event_type: customer_data_bulk_export
+    user_id: u-1
+    ip_address: "::ffff:203.0.113.7"
+    table_name: customers
+    record_count: 51
+expect:
+{expect}
+"""
+
+
+def export_scenario(expect: str) -> scenarios.Scenario:
+    """A bulk export of 51 records by u-1 with the given expectations."""
+    return only(EXPORT.format(expect=textwrap.indent(textwrap.dedent(expect), "  ")))
+
+
+def test_expected_alert_passes(db):
+    """Check that an alert matching rule, user, address and count passes."""
+    s = export_scenario(
+        """
+        alerts:
+          - rule: bulk_export
+            user_id: u-1
+            ip_address: 203.0.113.7
+            severity: critical
+            record_count: 51
+            count: exactly 1
+        no_alerts:
+          - rule: bulk_export
+            user_id: u-2
+        """
+    )
+    result = run_scenario(db, s)
+    assert result.status == "PASS", result.report()
+    assert [a["rule"] for a in result.alerts if a["rule"] == "bulk_export"] == [
+        "bulk_export"
+    ]
+
+
+def test_wrong_count_and_unwanted_alert_fail_with_a_diff(db):
+    """Check that unmet expectations fail with expected and found lines."""
+    s = export_scenario(
+        """
+        alerts:
+          - rule: bulk_export
+            user_id: u-1
+            count: at least 2
+          - rule: bulk_export
+            severity: low
+        no_alerts:
+          - rule: bulk_export
+            user_id: u-1
+        """
+    )
+    result = run_scenario(db, s)
+    assert result.status == "FAIL"
+    assert [f.line for f in result.failures] == [14, 17, 20]
+    assert result.failures[0].expected == "at least 2 alert bulk_export user_id=u-1"
+    assert result.failures[0].actual.startswith("1: #")
+    assert result.failures[1].actual == "no such alert"
+    assert "bulk_export critical user_id=u-1" in result.failures[2].actual
+    report = result.report().splitlines()
+    assert report[0].startswith("FAIL  export (x.scenario.yaml:2)")
+    assert report[1] == (
+        "    - expected (line 14): at least 2 alert bulk_export user_id=u-1"
+    )
+
+
+def test_incident_expectation(db):
+    """Check that incidents are matched by rule, user, severity and status."""
+    s = export_scenario(
+        """
+        state:
+          incidents:
+            - rule: bulk_export
+              user_id: u-1
+              severity: critical
+            - rule: bulk_export
+              severity: low
+              count: 0
+        """
+    )
+    result = run_scenario(db, s)
+    assert result.status == "PASS", result.report()

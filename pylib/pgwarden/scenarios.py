@@ -136,6 +136,8 @@ class Event:
     absolute: dt.datetime | None = None
     repeat: int = 1
     every: dt.timedelta = dt.timedelta(0)
+    #: True for a ``- check: true`` item: run the scheduled detection here.
+    check: bool = False
 
     def times(self, start: dt.datetime) -> list[dt.datetime]:
         """Return the event times, given the scenario's start."""
@@ -519,6 +521,13 @@ def _rule_value(reader: _Reader, col: str, node: yaml.Node, where: str) -> Any:
 
 
 def _event(reader: _Reader, node: yaml.Node, where: str) -> Event:
+    if isinstance(node, yaml.MappingNode) and any(
+        getattr(key, "value", None) == "check" for key, _ in node.value
+    ):
+        fields = reader.mapping(node, where, allowed=("check",))
+        if not reader.boolean(fields["check"][1], f"{where}.check"):
+            reader.fail(fields["check"][1], f"{where}.check", "must be true")
+        return Event(line=reader.line(node), fields={}, check=True)
     fields = reader.mapping(
         node, where, allowed=EVENT_KEYS, required=("at", "event_type")
     )
@@ -861,10 +870,25 @@ def _number(value: Any, n: int) -> Any:
     return value
 
 
+def _detect(
+    conn: psycopg.Connection, scenario: Scenario, line: int, where: str
+) -> None:
+    """Run the scheduled detection once."""
+    try:
+        conn.execute(
+            "SELECT * FROM warden.check_customer_data_access_alerts()"
+        ).fetchall()
+    except psycopg.Error as exc:
+        raise _fail(scenario, line, where, exc) from exc
+
+
 def _report_events(
     conn: psycopg.Connection, scenario: Scenario, start: dt.datetime
 ) -> None:
     for i, event in enumerate(scenario.events):
+        if event.check:
+            _detect(conn, scenario, event.line, f"events[{i}].check")
+            continue
         for n, moment in enumerate(event.times(start), start=1):
             args = {k: _number(v, n) for k, v in event.fields.items()}
             if "metadata" in args:
@@ -989,15 +1013,13 @@ def run_scenario(conn: psycopg.Connection, scenario: Scenario) -> ScenarioResult
         start = scenario.start if scenario.start is not None else now
         result.start = start + scenario.start_offset
         _report_events(conn, scenario, result.start)
+        _detect(conn, scenario, scenario.line, "detection")
         try:
-            conn.execute(
-                "SELECT * FROM warden.check_customer_data_access_alerts()"
-            ).fetchall()
             result.alerts = conn.execute(
                 "SELECT * FROM warden.alerts ORDER BY id"
             ).fetchall()
         except psycopg.Error as exc:
-            raise _fail(scenario, scenario.line, "detection", exc) from exc
+            raise _fail(scenario, scenario.line, "alerts", exc) from exc
         _judge(conn, scenario, result)
     except PgwardenError as exc:
         result.error = exc
