@@ -296,3 +296,50 @@ def test_package_roles_cannot_unwatch_or_disable(watched, connect_as, role):
     with pytest.raises(psycopg.Error) as exc:
         conn.execute("SET session_replication_role = replica")
     assert exc.value.diag.sqlstate == "42501"
+
+
+def test_new_partition_is_reported_until_watched_again(watched):
+    """Check that a partition added later is reported, then covered again."""
+    watched.execute(
+        "CREATE TABLE public.customers_apac PARTITION OF public.customers"
+        " FOR VALUES IN ('apac')"
+    )
+    found = watched.execute(
+        "SELECT DISTINCT kind, object FROM warden.verify_audit_log()"
+    ).fetchall()
+    assert found == [("capture_trigger_missing", "public.customers_apac")]
+    watched.execute("SELECT warden.watch_table('public.customers', 'high_value')")
+    assert (
+        watched.execute("SELECT count(*) FROM warden.verify_audit_log()").fetchone()[0]
+        == 0
+    )
+    watched.execute("INSERT INTO customers_apac VALUES (1, 'apac', NULL)")
+    [event] = modify_events(watched)
+    assert event["table_name"] == "public.customers"
+
+
+def test_admin_may_watch_and_unwatch(db, connect_as):
+    """Check that warden_admin watches and unwatches the installer's tables."""
+    db.execute(CUSTOMERS)
+    admin = connect_as("warden_admin")
+    name = admin.execute("SELECT warden.watch_table('public.orders')").fetchone()[0]
+    assert name == "public.orders"
+    assert admin.execute("SELECT warden.unwatch_table('public.orders')").fetchone()[0]
+    actions = db.execute(
+        "SELECT metadata ->> 'action', risk_score FROM warden.security_audit_log"
+        " WHERE event_type = 'capture_changed' ORDER BY id"
+    ).fetchall()
+    assert actions == [("watch", 2), ("unwatch", 4)]
+
+
+def test_capture_ignores_a_hostile_search_path(watched):
+    """Check that objects shadowing pg_catalog names do not hijack capture."""
+    watched.execute(
+        "CREATE FUNCTION public.count(anyelement) RETURNS bigint"
+        " LANGUAGE sql AS 'SELECT 0::bigint'"
+    )
+    watched.execute("CREATE TABLE public.new_rows (x int)")
+    watched.execute("SET search_path = public, pg_catalog")
+    watched.execute("INSERT INTO orders VALUES (1, 'x'), (2, 'y')")
+    [event] = modify_events(watched)
+    assert event["record_count"] == 2
