@@ -80,13 +80,16 @@ def main(verbose: bool) -> None:
 
 def _register() -> None:
     from pgwarden.commands import demo, migrate, test_rules
-    from pgwarden.commands import ingest, watch
+    from pgwarden.commands import detect, incidents, ingest, verify, watch
 
     main.add_command(migrate.migrate)
     main.add_command(demo.demo)
     main.add_command(test_rules.test_rules)
     main.add_command(ingest.ingest)
     main.add_command(watch.watch)
+    main.add_command(detect.detect)
+    main.add_command(incidents.incidents)
+    main.add_command(verify.verify)
 
 
 _register()
