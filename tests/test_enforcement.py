@@ -195,3 +195,24 @@ def test_reporting_an_event_is_never_refused(db, connect_as):
         ).fetchone()[0]
         == 1
     )
+
+
+def test_realtime_lock_refuses_write_naming_incident(app, db):
+    """Check that a lock from the real-time rules refuses writes, hint naming it."""
+    db.execute(
+        "SELECT warden.log_event('login_failed', user_id => 'u-brute',"
+        " ip_address => '192.0.2.' || g) FROM generate_series(1, 6) g"
+    )
+    assert db.execute("SELECT warden.is_account_locked('u-brute')").fetchone()[0]
+    reference = db.execute(
+        "SELECT i.reference FROM warden.account_locks AS l"
+        " JOIN warden.alerts AS a ON a.id = l.alert_id"
+        " LEFT JOIN warden.incidents AS i ON i.id = a.incident_id"
+        " WHERE l.user_id = 'u-brute'"
+    ).fetchone()[0]
+    app.execute("SET app.user_id = 'u-brute'")
+    with pytest.raises(psycopg.Error) as exc:
+        app.execute("UPDATE customers SET name = 'pwned'")
+    assert exc.value.diag.sqlstate == "42501"
+    assert reference is not None
+    assert reference in exc.value.diag.message_hint
