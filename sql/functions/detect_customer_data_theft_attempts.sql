@@ -9,6 +9,9 @@
 -- since to 24 hours before until. A finding is reported when its last
 -- event lies in [since, until]; events before since still count towards
 -- windows that end inside the range.
+--
+-- SECURITY DEFINER so that analysts need no rights on the private rule
+-- functions or on the containment tables they read; it only reads.
 CREATE OR REPLACE FUNCTION warden.detect_customer_data_theft_attempts(
     since timestamptz DEFAULT NULL,
     until timestamptz DEFAULT NULL
@@ -28,6 +31,7 @@ RETURNS TABLE (
 )
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT f.rule, f.severity, f.risk_score, f.user_id, f.ip_address,

@@ -1,0 +1,277 @@
+"""The scheduled run and the monitoring functions' contract."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from detection_helpers import T0, alerts, check, findings, log
+
+MIN = timedelta(minutes=1)
+NO_REALTIME = "UPDATE warden.detection_rules SET realtime = false"
+
+
+def failures(conn, count, user="u1", ip="203.0.113.5", start=T0):
+    return [
+        log(conn, "login_failed", start + i * MIN, user_id=user, ip_address=ip)
+        for i in range(count)
+    ]
+
+
+def test_since_counts_earlier_events_towards_windows(db):
+    """Check that a window ending in [since, until] counts events before since."""
+    ids = failures(db, 6)
+    last = T0 + 5 * MIN
+    [found] = findings(db, "failed_login_burst_user", since=last, until=last)
+    assert found["evidence"] == ids
+    assert found["first_seen"] == T0
+    assert (
+        findings(db, "failed_login_burst_user", since=last + timedelta(seconds=1)) == []
+    )
+    assert findings(db, "failed_login_burst_user", until=last - MIN) == []
+
+
+def test_since_defaults_to_a_day_before_until(db):
+    """Check the defaults: until now(), since 24 hours before until."""
+    now = datetime.now(UTC)
+    failures(db, 6, start=now - timedelta(hours=1))
+    failures(db, 6, user="u-old", ip="192.0.2.99", start=now - timedelta(hours=25))
+    rows = db.execute(
+        "SELECT rule, user_id FROM warden.monitor_unauthorized_customer_access()"
+        " WHERE rule = 'failed_login_burst_user'"
+    ).fetchall()
+    assert rows == [("failed_login_burst_user", "u1")]
+    rows = db.execute(
+        "SELECT user_id FROM warden.monitor_unauthorized_customer_access("
+        " until => now() - interval '2 hours')"
+        " WHERE rule = 'failed_login_burst_user'"
+    ).fetchall()
+    assert rows == [("u-old",)]
+
+
+def test_monitoring_functions_are_read_only(db, connect_as):
+    """Check that an analyst runs both monitors in a read-only transaction."""
+    failures(db, 6)
+    log(db, "customer_data_bulk_export", T0, user_id="u1", record_count=99)
+    analyst = connect_as("warden_analyst")
+    with analyst.transaction():
+        analyst.execute("SET TRANSACTION READ ONLY")
+        theft = analyst.execute(
+            "SELECT rule FROM warden.detect_customer_data_theft_attempts(%s, %s)",
+            (T0 - MIN, T0 + 60 * MIN),
+        ).fetchall()
+        access = analyst.execute(
+            "SELECT DISTINCT rule FROM"
+            " warden.monitor_unauthorized_customer_access(%s, %s) ORDER BY 1",
+            (T0 - MIN, T0 + 60 * MIN),
+        ).fetchall()
+    assert theft == [("bulk_export",)]
+    assert access == [("failed_login_burst_ip",), ("failed_login_burst_user",)]
+
+
+def test_since_after_until_is_refused(db):
+    """Check that an empty range is refused with 22023."""
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as info:
+        db.execute(
+            "SELECT * FROM warden.detect_customer_data_theft_attempts("
+            "now(), now() - interval '1 hour')"
+        )
+    assert info.value.diag.sqlstate == "22023"
+
+
+CHECK = "SELECT count(*) FROM warden.check_customer_data_access_alerts()"
+THEFT = "SELECT count(*) FROM warden.detect_customer_data_theft_attempts()"
+ACCESS = "SELECT count(*) FROM warden.monitor_unauthorized_customer_access()"
+
+
+@pytest.mark.parametrize(
+    ("role", "query", "allowed"),
+    [
+        ("warden_app", CHECK, False),
+        ("warden_analyst", CHECK, False),
+        ("warden_admin", CHECK, True),
+        ("warden_app", THEFT, False),
+        ("warden_analyst", THEFT, True),
+        ("warden_analyst", ACCESS, True),
+    ],
+)
+def test_privileges(db, connect_as, role, query, allowed):
+    """Check who may run the monitors and the scheduled check."""
+    conn = connect_as(role)
+    if allowed:
+        assert conn.execute(query).fetchone()[0] == 0
+    else:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as info:
+            conn.execute(query)
+        assert info.value.diag.sqlstate == "42501"
+
+
+def test_check_alerts_once_then_extends(db):
+    """Check that the run raises an alert, reruns add nothing, new events extend."""
+    db.execute(NO_REALTIME)
+    ids = failures(db, 6)
+    created = check(db)
+    assert sorted(a["rule"] for a in created) == [
+        "failed_login_burst_ip",
+        "failed_login_burst_user",
+    ]
+    assert check(db) == []
+    more = failures(db, 1, start=T0 + 6 * MIN)
+    extended = check(db)
+    assert {a["id"] for a in extended} == {a["id"] for a in created}
+    [alert] = alerts(db, "failed_login_burst_user")
+    assert alert["evidence"] == ids + more
+    assert alert["last_seen"] == T0 + 6 * MIN
+    assert (
+        db.execute(
+            "SELECT count(*) FROM warden.security_audit_log"
+            " WHERE event_type = 'security_alert'"
+        ).fetchone()[0]
+        == 2
+    )
+
+
+def test_closed_alert_is_not_raised_again(db):
+    """Check that closing an alert does not make a rerun raise it again."""
+    db.execute(NO_REALTIME)
+    failures(db, 6)
+    check(db)
+    db.execute("UPDATE warden.alerts SET status = 'closed'")
+    db.execute(
+        "UPDATE warden.detection_state SET rescan_from_id = 0,"
+        " scanned_to_id = NULL, scanned_xmax = NULL"
+    )
+    assert check(db) == []
+    assert len(alerts(db)) == 2
+
+
+def test_two_concurrent_runs_make_no_duplicates(db, dsn):
+    """Check that two runs at once (two connections) raise each alert once."""
+    db.execute(NO_REALTIME)
+    for n in range(5):
+        failures(db, 6, user=f"u{n}", ip=f"192.0.2.{n}")
+    barrier = threading.Barrier(2)
+    results: list[list[int]] = []
+
+    def run():
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            barrier.wait()
+            results.append([a["id"] for a in check(conn)])
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = results[0] + results[1]
+    assert len(every) == len(set(every)) == 10
+    assert len(alerts(db)) == 10
+
+
+def test_event_committed_after_a_higher_id_is_judged(db, dsn):
+    """Check that an id committed after a run judged higher ids is not skipped."""
+    log(db, "logout", T0 - 60 * MIN, user_id="u-other")
+    check(db)
+    check(db)
+    slow = psycopg.connect(dsn)
+    late = log(slow, "login_failed", T0, user_id="u1", ip_address="192.0.2.1")
+    ids = failures(db, 5, start=T0 + MIN)
+    assert late < ids[0]
+    assert check(db) == []
+    slow.commit()
+    slow.close()
+    [alert] = [a for a in check(db) if a["rule"] == "failed_login_burst_user"]
+    assert alert["evidence"] == [late, *ids]
+
+
+def test_incremental_run_reads_only_new_events(db):
+    """Check that the run starts from the stored mark once earlier runs ended."""
+    failures(db, 3)
+    check(db)
+    check(db)
+    mark = db.execute("SELECT rescan_from_id FROM warden.detection_state").fetchone()[0]
+    top = db.execute("SELECT max(id) FROM warden.security_audit_log").fetchone()[0]
+    assert mark >= top - 1 and mark > 0
+
+
+NOW_EVENTS = [
+    ("login_failed", "u-run", 4, 2),
+    ("customer_data_access", "u-run", 2, 5),
+    ("customer_data_bulk_export", "u-run", 5, 1),
+    ("customer_data_bulk_export", "u-other", 4, 1),
+]
+
+
+def test_runbook_queries_run_verbatim(db):
+    """Check that the runbook's investigation queries return the expected rows."""
+    for event_type, user, risk, count in NOW_EVENTS:
+        for _ in range(count):
+            db.execute(
+                "SELECT warden.log_event(%s, user_id => %s, risk_score => %s,"
+                " record_count => 1)",
+                (event_type, user, risk),
+            )
+    log(
+        db,
+        "customer_data_access",
+        datetime.now(UTC) - timedelta(hours=30),
+        user_id="u-run",
+        risk_score=5,
+    )
+    db.execute("SET search_path TO warden, public")
+    user_events = db.execute(
+        """
+   SELECT * FROM security_audit_log 
+   WHERE user_id = 'u-run' 
+   AND created_at > now() - interval '2 hours'
+   ORDER BY created_at DESC;
+"""  # noqa: W291
+    ).fetchall()
+    assert len(user_events) == 8
+    bulk = db.execute(
+        """
+SELECT event_type, metadata, risk_score, created_at 
+FROM security_audit_log 
+WHERE event_type LIKE '%bulk%' 
+AND created_at > now() - interval '24 hours'
+ORDER BY created_at DESC;
+"""  # noqa: W291
+    ).fetchall()
+    assert [r[0] for r in bulk] == ["customer_data_bulk_export"] * 2
+    overview = db.execute(
+        """
+SELECT event_type, COUNT(*), MAX(risk_score), MIN(created_at), MAX(created_at)
+FROM security_audit_log 
+WHERE user_id = 'u-run'
+AND created_at > now() - interval '24 hours'
+GROUP BY event_type
+ORDER BY COUNT(*) DESC;
+"""  # noqa: W291
+    ).fetchall()
+    assert [(r[0], r[1], r[2]) for r in overview] == [
+        ("customer_data_access", 5, 2),
+        ("login_failed", 2, 4),
+        ("customer_data_bulk_export", 1, 5),
+    ]
+    high = db.execute(
+        """
+SELECT * FROM security_audit_log 
+WHERE risk_score >= 4 
+AND created_at > now() - interval '24 hours'
+ORDER BY created_at DESC;
+"""  # noqa: W291
+    ).fetchall()
+    assert len(high) == 4
+    customer = db.execute(
+        """
+SELECT * FROM security_audit_log 
+WHERE event_type LIKE '%customer%'
+AND created_at > now() - interval '24 hours'
+ORDER BY created_at DESC;
+"""  # noqa: W291
+    ).fetchall()
+    assert len(customer) == 7
+    db.execute("RESET search_path")
