@@ -224,10 +224,6 @@ def test_watch_table_is_idempotent(watched):
 
 def test_watch_table_records_sensitivity(watched):
     """Check that watch_table writes the sensitivity under the logical name."""
-    if watched.execute(
-        "SELECT to_regclass('warden.table_sensitivity') IS NULL"
-    ).fetchone()[0]:
-        pytest.skip("the detection area (table_sensitivity) is not installed")
     rows = watched.execute(
         "SELECT table_name, sensitivity FROM warden.table_sensitivity"
         " ORDER BY table_name"
