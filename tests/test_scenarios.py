@@ -452,3 +452,27 @@ def test_incident_expectation(db):
     )
     result = run_scenario(db, s)
     assert result.status == "PASS", result.report()
+
+
+@pytest.mark.parametrize(
+    ("written", "canonical"),
+    [
+        ("203.0.113.7", "203.0.113.7/32"),
+        ("::ffff:203.0.113.7", "203.0.113.7/32"),
+        ("2001:db8:1:2::/64", "2001:db8:1:2::/64"),
+        ("198.51.100.0/24", "198.51.100.0/24"),
+    ],
+)
+def test_expected_addresses_compare_as_stored(written, canonical):
+    """Check that expected addresses are normalised as pgwarden stores them."""
+    s = only(
+        f"""
+        name: t
+        events: [{{at: -1m, event_type: logout}}]
+        expect:
+          no_alerts:
+            - rule: bulk_export
+              ip_address: "{written}"
+        """
+    )
+    assert s.no_alerts[0].columns["ip_address"] == canonical

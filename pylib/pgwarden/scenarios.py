@@ -375,8 +375,18 @@ def _parts(match: re.Match[str]) -> dt.timedelta:
 
 
 def _canonical_inet(value: Any) -> str:
-    """An address or network as ``a.b.c.d/len``, for comparison."""
-    return str(ipaddress.ip_interface(str(value).strip()))
+    """An address or network as ``a.b.c.d/len``, for comparison.
+
+    IPv4-mapped IPv6 addresses become IPv4, as pgwarden stores them.
+    """
+    iface = ipaddress.ip_interface(str(value).strip())
+    if (
+        isinstance(iface, ipaddress.IPv6Interface)
+        and iface.ip.ipv4_mapped
+        and iface.network.prefixlen == 128
+    ):
+        return f"{iface.ip.ipv4_mapped}/32"
+    return str(iface)
 
 
 SCENARIO_KEYS = (
@@ -751,7 +761,9 @@ class ScenarioResult:
         for finding in self.failures:
             lines.append(f"    - expected (line {finding.line}): {finding.expected}")
             lines.append(f"    + found: {finding.actual}")
-        if self.failures:
+        if self.failures and not self.alerts:
+            lines.append("      alerts after the run: none")
+        elif self.failures:
             lines.append(f"      alerts after the run ({len(self.alerts)}):")
             for alert in self.alerts:
                 lines.append(f"        {describe_alert(alert, self.start)}")

@@ -9,6 +9,7 @@ are named ``pgwarden_scenario_*`` and dropped afterwards.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections.abc import Iterator
 
@@ -60,6 +61,9 @@ def test_rules(
     and what was found. Exits with 1 when a scenario fails or a file is
     invalid.
     """
+    if not click.get_current_context().find_root().params.get("verbose"):
+        # One line per scenario: the template's installation is no news.
+        logging.getLogger("pgwarden.install").setLevel(logging.WARNING)
     files = scenarios.find_files(paths)
     loaded: list[scenarios.Scenario] = []
     invalid = 0
