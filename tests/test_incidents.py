@@ -443,3 +443,26 @@ def test_detected_at_is_a_datetime(db):
     inc = incident_of(db, add_alert(db))
     assert isinstance(inc["detected_at"], datetime)
     assert inc["detected_at"].tzinfo is not None
+
+
+def test_incidents_migration_rolls_back_and_reapplies(db, dsn):
+    """Check that rolling back 0004 removes the area and apply restores it."""
+    from pgwarden import install
+
+    add_alert(db)
+    assert install.rollback(dsn, steps=1) == ["0004_incidents"]
+    left = db.execute(
+        "SELECT to_regclass('warden.incidents'),"
+        " to_regprocedure('warden.acknowledge_incident(bigint, text)'),"
+        " (SELECT count(*) FROM pg_trigger"
+        "  WHERE tgrelid = 'warden.alerts'::regclass"
+        "  AND tgname LIKE 'alerts_50_%'),"
+        " (SELECT count(*) FROM warden.settings"
+        "  WHERE name = 'security_manager_email')"
+    ).fetchone()
+    assert left == (None, None, 0, 0)
+    # Alerts still work without incidents.
+    add_alert(db, user="u-2")
+    assert install.apply(dsn) == ["0004_incidents"]
+    inc = incident_of(db, add_alert(db, user="u-3"))
+    assert inc["status"] == "open"
