@@ -68,8 +68,9 @@ def emit(
     title: str | None = None,
     stream: TextIO | None = None,
     console: Console | None = None,
+    nowrap: Sequence[str] = (),
 ) -> None:
-    """Write rows in the chosen format."""
+    """Write rows in the chosen format; ``nowrap`` columns are never folded."""
     out = stream or sys.stdout
     if fmt == "json":
         json.dump([plain(r) for r in rows], out, indent=2, sort_keys=False)
@@ -84,7 +85,7 @@ def emit(
     console = console or Console(file=out)
     table = Table(title=title)
     for name in columns:
-        table.add_column(name, overflow="fold")
+        table.add_column(name, overflow="fold", no_wrap=name in nowrap)
     for row in rows:
         style = SEVERITY_STYLE.get(str(row.get("severity", "")))
         table.add_row(*(cell(row.get(c)) for c in columns), style=style)
