@@ -1,6 +1,42 @@
--- Remove the detection area: its tables, type and the partial indexes of
--- the event log it added. Functions of the sql/ tree that use them are
--- dropped with the schema, or reloaded by the next apply.
+-- Remove the detection area: the real-time trigger on the event log, the
+-- functions of the detection area (they are reloaded by the next apply),
+-- its tables and type, and the partial indexes of the event log it added.
+DROP TRIGGER IF EXISTS security_audit_log_30_realtime_rules
+ON warden.security_audit_log;
+
+DO $drop$
+DECLARE
+    v_fn regprocedure;
+BEGIN
+    FOR v_fn IN
+        SELECT p.oid::regprocedure
+        FROM pg_catalog.pg_proc AS p
+        WHERE p.pronamespace = 'warden'::regnamespace
+            AND p.proname IN (
+                'check_customer_data_access_alerts',
+                'detect_customer_data_theft_attempts',
+                'monitor_unauthorized_customer_access',
+                'tg_security_audit_log__realtime_rules',
+                '_address_subject', '_location_network', '_event_types_of',
+                '_table_sensitivity', '_merge_ids', '_customer_action',
+                '_role_permits', '_has_high_value_clearance',
+                '_login_location_is_new', '_was_ip_blocked',
+                '_failed_login_burst_before', '_detect', '_detect_windowed',
+                '_detect_single', '_detect_new_location',
+                '_detect_compromise', '_detect_unusual_access',
+                '_detect_contained_activity', '_respond_to_alert',
+                '_save_finding'
+            )
+    LOOP
+        -- A function may already be gone with one it depended on.
+        CONTINUE WHEN NOT EXISTS (
+            SELECT 1 FROM pg_catalog.pg_proc AS p WHERE p.oid = v_fn
+        );
+        EXECUTE format('DROP FUNCTION %s CASCADE', v_fn);
+    END LOOP;
+END
+$drop$;
+
 DROP INDEX IF EXISTS warden.security_audit_log_failed_user_idx;
 DROP INDEX IF EXISTS warden.security_audit_log_failed_ip_idx;
 DROP INDEX IF EXISTS warden.security_audit_log_login_user_idx;
