@@ -22,7 +22,8 @@ BEGIN
                 'claim_notifications', 'complete_notification',
                 'user_activity_overview', 'user_timeline',
                 'can_open_security_dashboard', 'tg_alerts__open_incident',
-                'tg_notification_outbox__notify'
+                'tg_notification_outbox__notify',
+                'tg_message_templates__touch'
             )
             OR p.pronamespace = 'warden'::regnamespace
             AND p.proname LIKE '\_incident\_%'

@@ -316,3 +316,17 @@ def test_dashboard_closed_to_locked_manager(db, connect_as):
         admin.execute("SELECT warden.can_open_security_dashboard('m-3')").fetchone()[0]
         is False
     )
+
+
+def test_app_report_opens_incident_it_cannot_see(db, connect_as):
+    """Check that an export the application reports opens a hidden incident."""
+    app = connect_as("warden_app")
+    app.execute(
+        "SELECT warden.log_event('customer_data_bulk_export', user_id => 'u-8',"
+        " record_count => 400, table_name => 'customers')"
+    )
+    rows = db.execute(
+        "SELECT rule, severity FROM warden.incidents WHERE user_id = 'u-8'"
+    ).fetchall()
+    assert rows == [("bulk_export", "critical")]
+    assert refused(app, "SELECT * FROM warden.incidents") == "42501"

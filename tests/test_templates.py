@@ -107,6 +107,12 @@ def test_templates_are_editable_by_admin(db, connect_as):
     )
     text = render(admin, "critical_alert", inc["id"])
     assert text == f"ALERT {inc['reference']} for u-1 [UNKNOWN]"
+    edited = db.execute(
+        "SELECT updated_at > created FROM warden.message_templates,"
+        " (SELECT min(updated_at) AS created FROM warden.message_templates) AS t"
+        " WHERE name = 'critical_alert'"
+    ).fetchone()[0]
+    assert edited
 
 
 def test_analyst_may_not_edit_templates(connect_as):
