@@ -339,3 +339,11 @@ def test_capture_ignores_a_hostile_search_path(watched):
     watched.execute("INSERT INTO orders VALUES (1, 'x'), (2, 'y')")
     [event] = modify_events(watched)
     assert event["record_count"] == 2
+
+
+def test_end_user_address_from_application(watched):
+    """Check that app.client_ip gives the event's address when set."""
+    watched.execute("SET app.client_ip = '::ffff:203.0.113.9'")
+    watched.execute("INSERT INTO orders VALUES (1, 'x')")
+    [event] = modify_events(watched)
+    assert event["ip"] == "203.0.113.9"

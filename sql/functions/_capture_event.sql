@@ -4,7 +4,10 @@
 --
 -- Stores one customer_data_modify event for a statement on a watched
 -- table, with the actor, the database role, the client address and the
--- application name of the session. Source 'trigger'.
+-- application name of the session. Source 'trigger'. The address is the
+-- end user's when the application passes it in app.client_ip (the
+-- connection's address then goes to metadata.connection_address), else
+-- the connection's.
 CREATE OR REPLACE FUNCTION warden._capture_event(
     p_table_name text,
     p_relation text,
@@ -19,6 +22,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_role text := current_setting('role');
+    v_connection inet := warden._parse_inet(host(inet_client_addr()));
+    v_address inet := warden._parse_inet(
+        current_setting('app.client_ip', true)
+    );
     v_metadata jsonb;
     v_id bigint;
 BEGIN
@@ -33,6 +40,12 @@ BEGIN
         v_metadata := v_metadata || jsonb_build_object('relation',
             p_relation);
     END IF;
+    IF v_address IS NULL THEN
+        v_address := v_connection;
+    ELSIF v_connection <> v_address THEN
+        v_metadata := v_metadata || jsonb_build_object('connection_address',
+            host(v_connection));
+    END IF;
     IF p_record_count > 2147483647 THEN
         v_metadata := v_metadata || jsonb_build_object('true_record_count',
             p_record_count);
@@ -46,7 +59,7 @@ BEGIN
         t.event_type,
         v_metadata,
         t.default_risk_score,
-        warden._parse_inet(host(inet_client_addr())),
+        v_address,
         p_table_name,
         least(p_record_count, 2147483647)::integer,
         v_role,
