@@ -1,12 +1,12 @@
 """``pgwarden watch``: run detection on a schedule and deliver notifications.
 
-Every interval it calls ``warden.check_customer_data_access_alerts()`` and
-``warden.escalate_overdue_incidents()``. Between runs it LISTENs on
-``warden_alerts`` (new alerts are shown at once) and ``warden_outbox`` (new
-messages are delivered at once), and delivers whatever is due in the
-outbox: stdout, webhook and e-mail. It stops cleanly on SIGINT and SIGTERM
-and reconnects when the database goes away; messages queued meanwhile stay
-in the outbox until it is back.
+Every interval it calls ``warden.check_customer_data_access_alerts()``,
+``warden.escalate_overdue_incidents()`` and ``warden.expire_containment()``.
+Between runs it LISTENs on ``warden_alerts`` (new alerts are shown at once)
+and ``warden_outbox`` (new messages are delivered at once), and delivers
+whatever is due in the outbox: stdout, webhook and e-mail. It stops cleanly
+on SIGINT and SIGTERM and reconnects when the database goes away; messages
+queued meanwhile stay in the outbox until it is back.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class CycleReport:
 
     alerts: int = 0
     escalated: int = 0
+    expired: int = 0
     sent: int = 0
     failed: int = 0
     notes: list[str] = field(default_factory=list)
@@ -93,6 +94,14 @@ class Watcher:
             conn.execute("SELECT warden.escalate_overdue_incidents()").fetchone()[0]
             or 0
         )
+        # Locks and blocks whose time passed are recorded as lifted, so the
+        # log shows when they ended (they stop counting on their own).
+        if conn.execute(
+            "SELECT to_regprocedure('warden.expire_containment()') IS NOT NULL"
+        ).fetchone()[0]:
+            report.expired = (
+                conn.execute("SELECT warden.expire_containment()").fetchone()[0] or 0
+            )
         return report
 
     def deliver(self, conn: psycopg.Connection, report: CycleReport) -> None:
