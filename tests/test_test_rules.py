@@ -76,6 +76,12 @@ def server(server_dsn) -> str:
     return server_dsn("postgres")
 
 
+@pytest.fixture
+def cloned(server: str, postgresql_noproc) -> list[str]:
+    """Options that clone the test harness's template (faster than installing)."""
+    return ["--dsn", server, "--template", postgresql_noproc.template_dbname]
+
+
 def run(*args: str):
     """Invoke the command line and return click's result."""
     return CliRunner().invoke(main, ["test-rules", *args], catch_exceptions=False)
@@ -119,16 +125,21 @@ def test_passing_and_failing_scenarios(tmp_path, server, rule_ids):
     assert scenario_databases(server) == before
 
 
-def test_all_passing_exits_zero(tmp_path, server, rule_ids):
-    """Check that a folder of passing scenarios exits 0."""
+def test_all_passing_exits_zero(tmp_path, cloned, rule_ids):
+    """Check that passing scenarios exit 0 and a given template is kept."""
     (tmp_path / "a.scenario.yaml").write_text(state_only("a", "u-locked", rule_ids))
     (tmp_path / "ignored.yaml").write_text("not: a scenario")
-    result = run("--dsn", server, str(tmp_path))
+    result = run(*cloned, str(tmp_path))
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1] == "1 passed, 0 failed"
+    with psycopg.connect(cloned[1], autocommit=True) as conn:
+        template = conn.execute(
+            "SELECT count(*) FROM pg_database WHERE datname = %s", (cloned[3],)
+        ).fetchone()
+    assert template == (1,)
 
 
-def test_each_scenario_has_a_database_of_its_own(tmp_path, server, rule_ids):
+def test_each_scenario_has_a_database_of_its_own(tmp_path, cloned, rule_ids):
     """Check that a lock made by one scenario is not seen by the next."""
     first = state_only("first", "u-locked", rule_ids)
     second = first.replace("name: first", "name: second").replace(
@@ -137,11 +148,11 @@ def test_each_scenario_has_a_database_of_its_own(tmp_path, server, rule_ids):
     )
     second = second.replace("locked_accounts", "unlocked_accounts")
     (tmp_path / "iso.scenario.yaml").write_text(first + "---\n" + second)
-    result = run("--dsn", server, str(tmp_path))
+    result = run(*cloned, str(tmp_path))
     assert result.exit_code == 0, result.output
 
 
-def test_invalid_file_is_named_with_line_and_field(tmp_path, server, rule_ids):
+def test_invalid_file_is_named_with_line_and_field(tmp_path, cloned, rule_ids):
     """Check that a malformed file is reported with line and field, exit 1."""
     good = tmp_path / "good.scenario.yaml"
     good.write_text(state_only("good", "u-locked", rule_ids))
@@ -150,27 +161,27 @@ def test_invalid_file_is_named_with_line_and_field(tmp_path, server, rule_ids):
         "name: bad\nevents:\n  - at: +0s\n    event_type: logout\n"
         "    when: later\nexpect: {no_alerts: [{rule: bulk_export}]}\n"
     )
-    result = run("--dsn", server, str(tmp_path))
+    result = run(*cloned, str(tmp_path))
     assert result.exit_code == 1
     assert f"INVALID {bad}:5: events[0].when:" in result.output
     assert "PASS  good" in result.output
     assert result.output.splitlines()[-1] == "1 passed, 0 failed, 1 invalid file"
 
 
-def test_unknown_rule_is_an_error(tmp_path, server):
+def test_unknown_rule_is_an_error(tmp_path, cloned):
     """Check that a scenario naming an unknown rule errors with its line."""
     path = tmp_path / "typo.scenario.yaml"
     path.write_text(
         "name: typo\nevents: [{at: -1m, event_type: logout}]\n"
         "expect:\n  no_alerts:\n    - rule: bulk_exprot\n"
     )
-    result = run("--dsn", server, str(path))
+    result = run(*cloned, str(path))
     assert result.exit_code == 1
     assert "ERROR typo" in result.output
     assert "line 5: expect.no_alerts[0].rule: 'bulk_exprot'" in result.output
 
 
-def test_match_selects_scenarios(tmp_path, server, rule_ids):
+def test_match_selects_scenarios(tmp_path, cloned, rule_ids):
     """Check that --match runs only the scenarios whose name contains it."""
     path = tmp_path / "m.scenario.yaml"
     path.write_text(
@@ -178,7 +189,7 @@ def test_match_selects_scenarios(tmp_path, server, rule_ids):
         + "---\n"
         + state_only("skip me", "u-other", rule_ids)
     )
-    result = run("--dsn", server, "--match", "KEEP", str(path))
+    result = run(*cloned, "--match", "KEEP", str(path))
     assert result.exit_code == 0, result.output
     assert "skip me" not in result.output
 
@@ -207,11 +218,11 @@ def test_shipped_scenarios_are_valid_and_cover_every_rule(rule_ids):
     assert SPEC_RULES - misses == set()
 
 
-def test_keep_failed_keeps_the_database(tmp_path, server, rule_ids):
+def test_keep_failed_keeps_the_database(tmp_path, server, cloned, rule_ids):
     """Check that --keep-failed keeps a failing scenario's database."""
     path = tmp_path / "kept.scenario.yaml"
     path.write_text(state_only("fails", "u-other", rule_ids))
-    result = run("--dsn", server, "--keep-failed", str(path))
+    result = run(*cloned, "--keep-failed", str(path))
     assert result.exit_code == 1
     found = re.search(r"kept database (pgwarden_scenario_\w+)", result.output)
     assert found

@@ -1047,11 +1047,16 @@ class ThrowawayDatabases:
     :meth:`database` is a clone of it (``CREATE DATABASE ... TEMPLATE``),
     dropped afterwards. Every database is named ``pgwarden_scenario_*``.
     The role of ``server_dsn`` needs CREATEDB.
+
+    ``template`` names an existing database with pgwarden installed to
+    clone instead (no other session may be connected to it); it is neither
+    changed nor dropped.
     """
 
-    def __init__(self, server_dsn: str) -> None:
+    def __init__(self, server_dsn: str, *, template: str | None = None) -> None:
         self.server_dsn = server_dsn
-        self.template: str | None = None
+        self.template: str | None = template
+        self._own_template = template is None
         #: Databases kept for inspection instead of dropped.
         self.kept: set[str] = set()
 
@@ -1096,12 +1101,13 @@ class ThrowawayDatabases:
         name = f"{DATABASE_PREFIX}{secrets.token_hex(6)}_template"
         self._create(name)
         self.template = name
+        self._own_template = True
         log.debug("installing pgwarden into template %s", name)
         install.apply(self.dsn_of(name))
 
     def close(self) -> None:
-        """Drop the template."""
-        if self.template is not None:
+        """Drop the template, if this object created it."""
+        if self.template is not None and self._own_template:
             self._drop(self.template)
             self.template = None
 

@@ -48,12 +48,23 @@ def _server(dsn: str | None) -> Iterator[str]:
     help="Keep the database of each scenario that does not pass, and print "
     "its name (only with --dsn; an embedded server is removed anyway).",
 )
+@click.option(
+    "--template",
+    metavar="DBNAME",
+    help="Clone this database of the server (pgwarden installed, nobody "
+    "connected) for each scenario instead of installing pgwarden afresh; "
+    "for example a copy of production's tuned rules.",
+)
 @click.argument(
     "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True)
 )
 @handle_errors
 def test_rules(
-    dsn: str | None, pattern: str | None, keep_failed: bool, paths: tuple[str, ...]
+    dsn: str | None,
+    pattern: str | None,
+    keep_failed: bool,
+    template: str | None,
+    paths: tuple[str, ...],
 ) -> None:
     """Run the rule scenarios in PATHS (files, or folders of *scenario*.yaml).
 
@@ -80,7 +91,10 @@ def test_rules(
         sys.exit(EXIT_PROBLEM)
     results: list[scenarios.ScenarioResult] = []
     if loaded:
-        with _server(dsn) as server, scenarios.ThrowawayDatabases(server) as pool:
+        with (
+            _server(dsn) as server,
+            scenarios.ThrowawayDatabases(server, template=template) as pool,
+        ):
             for scenario in loaded:
                 result = pool.run(scenario, keep_failed=keep_failed)
                 results.append(result)
