@@ -347,3 +347,13 @@ def test_end_user_address_from_application(watched):
     watched.execute("INSERT INTO orders VALUES (1, 'x')")
     [event] = modify_events(watched)
     assert event["ip"] == "203.0.113.9"
+
+
+def test_triggers_explain_themselves(watched):
+    """Check that every trigger watch_table adds carries a comment."""
+    missing = watched.execute(
+        "SELECT tgrelid::regclass::text, tgname FROM pg_trigger"
+        " WHERE tgname LIKE 'warden\\_%'"
+        " AND obj_description(oid, 'pg_trigger') IS NULL"
+    ).fetchall()
+    assert missing == []

@@ -136,6 +136,18 @@ BEGIN
             v_member.relid, v_name
         );
         EXECUTE format(
+            'COMMENT ON TRIGGER warden_10_enforce ON %s IS %L; '
+            'COMMENT ON TRIGGER warden_20_capture_insert ON %1$s IS %3$L; '
+            'COMMENT ON TRIGGER warden_20_capture_update ON %1$s IS %3$L; '
+            'COMMENT ON TRIGGER warden_20_capture_delete ON %1$s IS %3$L; '
+            'COMMENT ON TRIGGER warden_20_capture_truncate ON %1$s IS %3$L',
+            v_member.relid,
+            'pgwarden: refuses writes by locked actors and blocked '
+                || 'addresses (warden.watch_table).',
+            format('pgwarden: records changes as customer_data_modify '
+                || 'events of %s (warden.watch_table).', v_name)
+        );
+        EXECUTE format(
             'ALTER TABLE %s ENABLE ALWAYS TRIGGER warden_10_enforce, '
             'ENABLE ALWAYS TRIGGER warden_20_capture_insert, '
             'ENABLE ALWAYS TRIGGER warden_20_capture_update, '
