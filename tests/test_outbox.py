@@ -267,3 +267,23 @@ def test_claim_limit_must_be_positive(db):
     """Check that a claim limit below one is refused with 22023."""
     with pytest.raises(psycopg.errors.InvalidParameterValue):
         db.execute("SELECT * FROM warden.claim_notifications(0)")
+
+
+def test_overdue_incident_turning_critical_still_notifies(db):
+    """Check that a level-4 incident raised to critical still gets e-mail/SMS."""
+    alert = add_alert(db, "sensitive_export", "high")
+    inc = incident_of(db, alert)
+    db.execute(
+        "UPDATE warden.incidents SET due_at = now() - interval '1 minute'"
+        " WHERE id = %s",
+        (inc["id"],),
+    )
+    db.execute("SELECT warden.escalate_overdue_incidents()")
+    db.execute("UPDATE warden.alerts SET severity = 'critical' WHERE id = %s", (alert,))
+    channels = [c for c, _, _ in outbox(db, inc["id"])]
+    assert channels == ["dashboard", "email", "dashboard", "email", "sms"]
+    level = db.execute(
+        "SELECT escalation_level FROM warden.incidents WHERE id = %s",
+        (inc["id"],),
+    ).fetchone()[0]
+    assert level == 4

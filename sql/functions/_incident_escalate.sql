@@ -4,7 +4,8 @@
 -- Raises an incident to escalation level p_level (never lowers it) and
 -- queues the messages of each level passed on the way, following the
 -- runbook's chain: 2 a dashboard message for every incident, 3 e-mail and
--- SMS to the security manager for a critical incident, 4 an e-mail to
+-- SMS to the security manager for a critical incident (sent once, even
+-- when the incident turns critical after level 3), 4 an e-mail to
 -- management (and a dashboard message). Writes one timeline row and
 -- returns the number of messages queued. The caller holds the row lock.
 CREATE OR REPLACE FUNCTION warden._incident_escalate(
@@ -27,11 +28,24 @@ DECLARE
     v_sent jsonb := '[]';
     v_recipient text;
     v_id bigint;
+    v_owes_critical boolean;
 BEGIN
     SELECT i.* INTO v_inc
     FROM warden.incidents AS i
     WHERE i.id = p_incident_id;
-    IF NOT FOUND OR p_level <= v_inc.escalation_level THEN
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    -- An incident that became critical after it went past level 3 (an
+    -- overdue high incident, say) still owes the e-mail and the SMS.
+    v_owes_critical := v_inc.severity = 'critical' AND p_level >= 3
+        AND NOT EXISTS (
+            SELECT 1
+            FROM warden.notification_outbox AS o
+            WHERE o.incident_id = v_inc.id
+                AND o.payload ->> 'event' = 'critical'
+        );
+    IF p_level <= v_inc.escalation_level AND NOT v_owes_critical THEN
         RETURN 0;
     END IF;
 
@@ -64,9 +78,7 @@ BEGIN
             'channel', 'dashboard', 'recipient', v_recipient);
     END IF;
 
-    IF p_level >= 3 AND v_inc.escalation_level < 3
-        AND v_inc.severity = 'critical'
-    THEN
+    IF v_owes_critical THEN
         SELECT r.subject, r.body INTO v_alert
         FROM warden._incident_render('critical_alert', v_inc.id) AS r;
         v_recipient := warden._incident_setting('security_manager_email',
@@ -89,7 +101,7 @@ BEGIN
             'channel', 'sms', 'recipient', v_recipient);
     END IF;
 
-    IF p_level >= 4 THEN
+    IF p_level >= 4 AND v_inc.escalation_level < 4 THEN
         SELECT r.subject, r.body INTO v_alert
         FROM warden._incident_render('critical_alert', v_inc.id) AS r;
         v_recipient := warden._incident_setting('management_email',
@@ -116,7 +128,7 @@ BEGIN
     END IF;
 
     UPDATE warden.incidents AS i
-    SET escalation_level = p_level,
+    SET escalation_level = greatest(i.escalation_level, p_level),
         escalated_at = now(),
         updated_at = now()
     WHERE i.id = v_inc.id;
@@ -124,7 +136,8 @@ BEGIN
     PERFORM warden._incident_record(
         v_inc.id, 'escalated', p_actor, p_reason,
         jsonb_build_object('from_level', v_inc.escalation_level,
-            'to_level', p_level, 'messages', v_sent)
+            'to_level', greatest(v_inc.escalation_level, p_level),
+            'messages', v_sent)
     );
     RETURN jsonb_array_length(v_sent);
 END
