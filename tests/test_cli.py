@@ -151,3 +151,27 @@ def test_verify_as_analyst(connect_as, dsn, db):
         conn.execute("SELECT count(*) FROM warden.verify_audit_log()").fetchone()[0]
         == 0
     )
+
+
+def role_dsn(dsn: str, role: str) -> str:
+    """The test database's connection string, acting as a package role."""
+    return f"{dsn} options='-c role={role}'"
+
+
+def test_detect_as_analyst_and_watch_as_admin(db, dsn):
+    """Check that warden_analyst may detect and warden_admin may watch once."""
+    bulk_export(db)
+    detected = run(role_dsn(dsn, "warden_analyst"), "detect", "--output", "json")
+    assert detected.exit_code == 0, detected.output
+    assert "bulk_export" in {f["rule"] for f in json.loads(detected.stdout)}
+    watched = run(role_dsn(dsn, "warden_admin"), "watch", "--once")
+    assert watched.exit_code == 0, watched.output
+
+
+def test_app_role_may_not_ingest(dsn, tmp_path):
+    """Check that warden_app cannot load files: one line with SQLSTATE 42501."""
+    path = tmp_path / "e.jsonl"
+    path.write_text('{"event_type": "logout", "created_at": "2026-12-01T10:00Z"}\n')
+    result = run(role_dsn(dsn, "warden_app"), "ingest", "--format", "jsonl", str(path))
+    assert result.exit_code == 3
+    assert "[42501]" in result.output
