@@ -466,3 +466,38 @@ def test_incidents_migration_rolls_back_and_reapplies(db, dsn):
     assert install.apply(dsn) == ["0004_incidents"]
     inc = incident_of(db, add_alert(db, user="u-3"))
     assert inc["status"] == "open"
+
+
+@pytest.mark.parametrize(
+    ("call", "exception"),
+    [
+        (
+            "SELECT warden.add_incident_note({id}, '  ')",
+            psycopg.errors.InvalidParameterValue,
+        ),
+        (
+            "SELECT warden.add_incident_note(999999, 'x')",
+            psycopg.errors.NoDataFound,
+        ),
+        (
+            "SELECT warden.record_post_incident(999999, 'x')",
+            psycopg.errors.NoDataFound,
+        ),
+        (
+            "SELECT warden.resolve_incident(999999, 'x')",
+            psycopg.errors.NoDataFound,
+        ),
+    ],
+)
+def test_bad_input_is_refused(db, call, exception):
+    """Check that empty notes and unknown incidents are refused by SQLSTATE."""
+    inc = incident_of(db, add_alert(db))
+    with pytest.raises(exception):
+        db.execute(call.format(id=inc["id"]))
+
+
+def test_alert_opens_incident_with_empty_search_path(db):
+    """Check that the incident trigger does not depend on the search_path."""
+    db.execute("SET search_path TO ''")
+    inc = incident_of(db, add_alert(db))
+    assert inc["status"] == "open"
