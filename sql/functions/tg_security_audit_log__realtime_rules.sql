@@ -23,6 +23,8 @@ DECLARE
     v_login boolean;
     v_escalation boolean;
     v_data boolean;
+    v_rule warden.detection_rules;
+    v_hit boolean;
     v_finding warden.detection_finding;
 BEGIN
     SELECT
@@ -37,18 +39,110 @@ BEGIN
     IF v_ids IS NULL THEN
         RETURN NULL;
     END IF;
-    IF v_login THEN
-        v_rules := v_rules || ARRAY['failed_login_burst_user',
-            'failed_login_burst_ip', 'credential_stuffing'];
-    END IF;
-    IF v_escalation THEN
-        v_rules := v_rules || ARRAY['privilege_escalation_burst',
-            'privilege_escalation_attempt'];
-    END IF;
-    IF v_data THEN
-        v_rules := v_rules || ARRAY['bulk_export', 'sensitive_export',
-            'role_violation', 'unauthorized_high_value_access'];
-    END IF;
+
+    -- Cheap pre-checks keep the common insert fast: a rule runs only when
+    -- it could hit. For the window rules, a subject of a new event needs
+    -- more events than the threshold within one window either side of it;
+    -- that over-counts, never under-counts, so no hit is missed.
+    FOR v_rule IN
+        SELECT r.*
+        FROM warden.detection_rules AS r
+        WHERE r.enabled
+            AND r.realtime
+    LOOP
+        v_hit := false;
+        CASE
+            WHEN v_rule.rule = 'failed_login_burst_user' AND v_login THEN
+                SELECT bool_or(c.n > v_rule.threshold) INTO v_hit
+                FROM new_rows AS n
+                CROSS JOIN LATERAL (
+                    SELECT count(*) AS n
+                    FROM warden.security_audit_log AS e
+                    WHERE e.event_type = 'login_failed'
+                        AND coalesce(e.user_id,
+                            nullif(btrim(e.metadata ->> 'attempted_user'), ''))
+                        = coalesce(n.user_id,
+                            nullif(btrim(n.metadata ->> 'attempted_user'), ''))
+                        AND e.created_at
+                        BETWEEN n.created_at - v_rule.time_window
+                        AND n.created_at + v_rule.time_window
+                ) AS c
+                WHERE n.event_type = 'login_failed'
+                    AND n.source <> 'pgwarden';
+            WHEN v_rule.rule IN ('failed_login_burst_ip',
+                'credential_stuffing') AND v_login THEN
+                SELECT bool_or(c.n >= v_rule.threshold) INTO v_hit
+                FROM new_rows AS n
+                CROSS JOIN LATERAL (
+                    SELECT count(*) AS n
+                    FROM warden.security_audit_log AS e
+                    WHERE e.event_type = 'login_failed'
+                        AND (CASE WHEN family(e.ip_address) = 6
+                            THEN network(set_masklen(e.ip_address, 64))
+                            ELSE e.ip_address END)
+                        = warden._address_subject(n.ip_address)
+                        AND e.created_at
+                        BETWEEN n.created_at - v_rule.time_window
+                        AND n.created_at + v_rule.time_window
+                ) AS c
+                WHERE n.event_type = 'login_failed'
+                    AND n.source <> 'pgwarden';
+            WHEN v_rule.rule = 'privilege_escalation_burst'
+                AND v_escalation THEN
+                SELECT bool_or(c.n >= v_rule.threshold) INTO v_hit
+                FROM new_rows AS n
+                CROSS JOIN LATERAL (
+                    SELECT count(*) AS n
+                    FROM warden.security_audit_log AS e
+                    WHERE e.event_type = 'privilege_escalation_attempt'
+                        AND e.user_id = n.user_id
+                        AND e.created_at
+                        BETWEEN n.created_at - v_rule.time_window
+                        AND n.created_at + v_rule.time_window
+                ) AS c
+                WHERE n.event_type = 'privilege_escalation_attempt'
+                    AND n.source <> 'pgwarden';
+            WHEN v_rule.rule = 'privilege_escalation_attempt' THEN
+                v_hit := v_escalation;
+            WHEN v_rule.rule = 'bulk_export' AND v_data THEN
+                v_hit := EXISTS (
+                    SELECT 1 FROM new_rows AS n
+                    WHERE n.record_count > v_rule.threshold
+                );
+            WHEN v_rule.rule = 'sensitive_export' AND v_data THEN
+                v_hit := EXISTS (
+                    SELECT 1 FROM new_rows AS n
+                    WHERE n.table_name IS NOT NULL
+                ) AND EXISTS (
+                    SELECT 1 FROM warden.table_sensitivity AS s
+                    WHERE s.sensitivity <> 'normal'
+                );
+            WHEN v_rule.rule = 'role_violation' AND v_data THEN
+                v_hit := EXISTS (
+                    SELECT 1
+                    FROM new_rows AS n
+                    INNER JOIN warden.app_user_roles AS ur
+                        ON n.user_id = ur.user_id
+                    WHERE n.table_name IS NOT NULL
+                );
+            WHEN v_rule.rule = 'unauthorized_high_value_access'
+                AND v_data THEN
+                v_hit := EXISTS (
+                    SELECT 1 FROM warden.table_sensitivity AS s
+                    WHERE s.sensitivity = 'high_value'
+                ) OR EXISTS (
+                    SELECT 1
+                    FROM new_rows AS n
+                    INNER JOIN warden.high_value_customers AS hv
+                        ON n.metadata ->> 'customer_id' = hv.customer_id
+                );
+            ELSE
+                v_hit := false;
+        END CASE;
+        IF v_hit THEN
+            v_rules := v_rules || v_rule.rule;
+        END IF;
+    END LOOP;
     IF cardinality(v_rules) = 0 THEN
         RETURN NULL;
     END IF;
