@@ -338,3 +338,19 @@ def test_writers_do_not_wait_for_a_sealer(sealed, dsn):
         sealer.close()
         writer.close()
     assert problems(sealed) == []
+
+
+def test_any_disabled_log_trigger_is_reported(sealed):
+    """Check that disabling a log trigger outside the fixed list is reported."""
+    name = sealed.execute(
+        "SELECT tgname FROM pg_trigger"
+        " WHERE tgrelid = 'warden.security_audit_log'::regclass"
+        " AND NOT tgisinternal AND tgname NOT IN ("
+        "'security_audit_log_10_check_types',"
+        " 'security_audit_log_10_record_tamper',"
+        " 'security_audit_log_10_refuse_truncate',"
+        " 'security_audit_log_20_refuse_change') LIMIT 1"
+    ).fetchone()
+    assert name is not None, "the real-time rules trigger the log"
+    sealed.execute(f'ALTER TABLE warden.security_audit_log DISABLE TRIGGER "{name[0]}"')
+    assert kinds(sealed) == {"log_trigger_disabled"}

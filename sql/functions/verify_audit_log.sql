@@ -197,7 +197,19 @@ BEGIN
         LEFT JOIN pg_catalog.pg_trigger AS tg
             ON tg.tgrelid = e.relid AND tg.tgname = e.tgname
         WHERE tg.tgenabled IS DISTINCT FROM 'A'
-        ORDER BY e.relid::text, e.tgname
+        UNION
+        -- Other triggers of the log (the real-time rules): disabled ones.
+        SELECT tg.tgrelid::regclass, tg.tgname::text, tg.tgenabled
+        FROM pg_catalog.pg_trigger AS tg
+        WHERE NOT tg.tgisinternal
+            AND tg.tgenabled = 'D'
+            AND (tg.tgrelid = 'warden.security_audit_log'::regclass
+                OR tg.tgrelid IN (
+                    SELECT i.inhrelid
+                    FROM pg_catalog.pg_inherits AS i
+                    WHERE i.inhparent = 'warden.security_audit_log'::regclass
+                ))
+        ORDER BY 1, 2
     LOOP
         kind := CASE WHEN v_problem.tgenabled IS NULL
             THEN 'log_trigger_missing' ELSE 'log_trigger_disabled' END;
