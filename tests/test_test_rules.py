@@ -251,3 +251,14 @@ def test_role_without_createdb_gets_a_hint(tmp_path, server, server_dsn, rule_id
     assert result.exit_code == 3
     assert "[42501]" in result.output
     assert "CREATEDB" in result.output
+
+
+def test_jobs_run_in_parallel_and_report_in_file_order(tmp_path, cloned, rule_ids):
+    """Check that --jobs keeps one line per scenario, in the files' order."""
+    names = ["one", "two", "three"]
+    path = tmp_path / "par.scenario.yaml"
+    path.write_text("---\n".join(state_only(n, "u-locked", rule_ids) for n in names))
+    result = run(*cloned, "--jobs", "3", str(path))
+    assert result.exit_code == 0, result.output
+    shown = [line.split()[1] for line in result.output.splitlines() if "PASS" in line]
+    assert shown == names

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import click
 
@@ -43,6 +44,14 @@ def _server(dsn: str | None) -> Iterator[str]:
     help="Run only scenarios whose name contains TEXT.",
 )
 @click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Run this many scenarios at once, each in its own database.",
+)
+@click.option(
     "--keep-failed",
     is_flag=True,
     help="Keep the database of each scenario that does not pass, and print "
@@ -62,6 +71,7 @@ def _server(dsn: str | None) -> Iterator[str]:
 def test_rules(
     dsn: str | None,
     pattern: str | None,
+    jobs: int,
     keep_failed: bool,
     template: str | None,
     paths: tuple[str, ...],
@@ -95,12 +105,22 @@ def test_rules(
             _server(dsn) as server,
             scenarios.ThrowawayDatabases(server, template=template) as pool,
         ):
-            for scenario in loaded:
-                result = pool.run(scenario, keep_failed=keep_failed)
-                results.append(result)
-                click.echo(result.report() if not result.passed else result.headline())
-                if result.database in pool.kept:
-                    click.echo(f"      kept database {result.database}")
+            executor = ThreadPoolExecutor(max_workers=jobs)
+            try:
+                # map keeps the order of the files, whatever ends first.
+                for result in executor.map(
+                    lambda s: pool.run(s, keep_failed=keep_failed), loaded
+                ):
+                    results.append(result)
+                    click.echo(
+                        result.report() if not result.passed else result.headline()
+                    )
+                    if result.database in pool.kept:
+                        click.echo(f"      kept database {result.database}")
+            finally:
+                # On an error or Ctrl-C, start no further scenario; the
+                # running ones end and drop their databases.
+                executor.shutdown(wait=True, cancel_futures=True)
     passed = sum(r.passed for r in results)
     failed = len(results) - passed
     summary = f"{passed} passed, {failed} failed"
