@@ -76,65 +76,73 @@ def burst(db, rule, count, span, start=T0):
     return ids
 
 
-@pytest.mark.parametrize("rule", WINDOW_RULES)
-def test_at_threshold_is_no_hit(db, rule):
-    """Check that exactly the threshold within the window is not a hit."""
-    _, quiet, window, _ = RULES[rule]
-    burst(db, rule, quiet, window / 2)
-    assert findings(db, rule) == []
+def even(count, span):
+    """Offsets of count events spread evenly over span (first 0, last span)."""
+    return [span / max(count - 1, 1) * i for i in range(count)]
 
 
 @pytest.mark.parametrize("rule", WINDOW_RULES)
-def test_one_past_threshold_is_a_hit_with_exact_evidence(db, rule):
-    """Check that one event past the threshold is a hit naming exactly its ids."""
+def test_window_boundaries(db, rule):
+    """Check threshold, one past, exact window, one second more and a :15 burst.
+
+    The scenarios share one database, each far enough in time from the
+    others (five windows) that no window reaches across, and each is read
+    back with since/until around it.
+    """
     make, quiet, window, subject = RULES[rule]
-    event_type, kw = make(quiet + 9)
-    before = log(db, event_type, T0 - 2 * window, **kw)
-    ids = burst(db, rule, quiet + 1, window / 2)
-    [found] = findings(db, rule)
-    assert found["evidence"] == ids
-    assert before not in found["evidence"]
-    assert found["event_count"] == quiet + 1
-    assert found["first_seen"] == T0
-    assert found["last_seen"] == T0 + window / 2
-    assert found["details"]["threshold"] is not None
+
+    def scenario(number, offsets, *, extra_before=False):
+        base = T0 + number * 5 * window
+        before = None
+        if extra_before:
+            event_type, kw = make(quiet + 9)
+            before = log(db, event_type, base - 2 * window, **kw)
+        ids = []
+        for i, offset in enumerate(offsets):
+            event_type, kw = make(i)
+            ids.append(log(db, event_type, base + offset, **kw))
+        found = findings(db, rule, since=base, until=base + 2 * window)
+        return base, before, ids, found
+
+    # Exactly the threshold within the window: no hit.
+    *_, found = scenario(0, even(quiet, window / 2))
+    assert found == [], "at the threshold"
+
+    # One past the threshold: a hit naming exactly its events, not the
+    # subject's earlier event outside the window.
+    base, before, ids, found = scenario(
+        1, even(quiet + 1, window / 2), extra_before=True
+    )
+    [hit] = found
+    assert hit["evidence"] == ids
+    assert before not in hit["evidence"]
+    assert hit["event_count"] == quiet + 1
+    assert (hit["first_seen"], hit["last_seen"]) == (base, base + window / 2)
+    assert hit["details"]["threshold"] is not None
+
+    # First and last exactly one window apart: still a hit.
+    _, _, ids, found = scenario(2, even(quiet + 1, window))
+    assert [f["evidence"] for f in found] == [ids], "exactly one window apart"
+    assert found[0]["last_seen"] - found[0]["first_seen"] == window
+
+    # The same, one second longer: no hit.
+    offsets = even(quiet + 1, window)
+    offsets[-1] += timedelta(seconds=1)
+    *_, found = scenario(3, offsets)
+    assert found == [], "one second more than the window"
+
+    # A burst across a quarter-hour boundary (no fixed buckets).
+    base = T0 + 4 * 5 * window
+    boundary = base.replace(minute=base.minute // 15 * 15, second=0) + 15 * MINUTE
+    span = min(window, 10 * MINUTE)
+    start = boundary - span / 2 - base
+    _, _, ids, found = scenario(4, [start + o for o in even(quiet + 1, span)])
+    assert [f["evidence"] for f in found] == [ids], "across a quarter hour"
+
+    # The scheduled run raises one alert per subject for all of them.
     check(db)
     [alert] = alerts(db, rule)
     assert alert["subject"] == subject
-    assert alert["evidence"] == ids
-
-
-@pytest.mark.parametrize("rule", WINDOW_RULES)
-def test_events_exactly_one_window_apart_are_a_hit(db, rule):
-    """Check that first and last event exactly one window apart still count."""
-    _, quiet, window, _ = RULES[rule]
-    ids = burst(db, rule, quiet + 1, window)
-    [found] = findings(db, rule)
-    assert found["evidence"] == ids
-    assert found["last_seen"] - found["first_seen"] == window
-
-
-@pytest.mark.parametrize("rule", WINDOW_RULES)
-def test_one_second_more_than_the_window_is_no_hit(db, rule):
-    """Check that stretching the same events by one second clears the rule."""
-    _, quiet, window, _ = RULES[rule]
-    make = RULES[rule][0]
-    ids = burst(db, rule, quiet, window / 2)
-    event_type, kw = make(quiet)
-    ids.append(log(db, event_type, T0 + window + timedelta(seconds=1), **kw))
-    # The first event is more than a window before the last one.
-    assert findings(db, rule) == []
-
-
-@pytest.mark.parametrize("rule", WINDOW_RULES)
-def test_burst_straddling_a_quarter_hour_boundary_is_a_hit(db, rule):
-    """Check that a burst across a :15 boundary is found (no fixed buckets)."""
-    _, quiet, window, _ = RULES[rule]
-    span = min(window, 10 * MINUTE)
-    start = T0 + 15 * MINUTE - span / 2
-    ids = burst(db, rule, quiet + 1, span, start=start)
-    [found] = findings(db, rule)
-    assert found["evidence"] == ids
 
 
 @pytest.mark.parametrize("rule", WINDOW_RULES)
@@ -194,22 +202,13 @@ def test_late_event_completes_a_window(db, rule):
 
 
 @pytest.mark.parametrize("rule", WINDOW_RULES)
-def test_rerun_adds_nothing(db, rule):
-    """Check that a second run over the same events returns and adds nothing."""
-    _, quiet, window, _ = RULES[rule]
-    burst(db, rule, quiet + 1, window / 2)
-    first = [a for a in check(db) if a["rule"] == rule]
-    assert len(first) == 1 or alerts(db, rule)
-    assert check(db) == []
-    assert len(alerts(db, rule)) == 1
-
-
-@pytest.mark.parametrize("rule", WINDOW_RULES)
-def test_continuing_attack_extends_its_open_alert(db, rule):
-    """Check that a second burst of the same subject extends the open alert."""
+def test_rerun_is_idempotent_and_a_continuing_attack_extends(db, rule):
+    """Check that a rerun adds nothing and a later burst extends the open alert."""
     _, quiet, window, _ = RULES[rule]
     ids = burst(db, rule, quiet + 1, window / 2)
     check(db)
+    assert check(db) == [], "a rerun adds nothing"
+    assert len(alerts(db, rule)) == 1
     later = burst(db, rule, quiet + 1, window / 2, start=T0 + 3 * window)
     extended = [a for a in check(db) if a["rule"] == rule]
     [alert] = alerts(db, rule)
