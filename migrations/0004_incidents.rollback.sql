@@ -23,7 +23,8 @@ BEGIN
                 'user_activity_overview', 'user_timeline',
                 'can_open_security_dashboard', 'tg_alerts__open_incident',
                 'tg_notification_outbox__notify',
-                'tg_message_templates__touch'
+                'tg_message_templates__touch',
+                'tg_dashboard_profiles__stamp', 'tg_dashboard_profiles__log'
             )
             OR p.pronamespace = 'warden'::regnamespace
             AND p.proname LIKE '\_incident\_%'

@@ -330,3 +330,32 @@ def test_app_report_opens_incident_it_cannot_see(db, connect_as):
     ).fetchall()
     assert rows == [("bulk_export", "critical")]
     assert refused(app, "SELECT * FROM warden.incidents") == "42501"
+
+
+def test_profile_approval_is_stamped_and_logged(db, connect_as):
+    """Check that approving a profile records the approver and an event."""
+    admin = connect_as("warden_admin")
+    admin.execute("SET app.user_id = 'ciso'")
+    admin.execute(
+        "INSERT INTO warden.dashboard_profiles (user_id, job_role)"
+        " VALUES ('m-4', 'security_manager')"
+    )
+    admin.execute(
+        "UPDATE warden.dashboard_profiles SET approved = true WHERE user_id = 'm-4'"
+    )
+    row = db.execute(
+        "SELECT approved_by, approved_at IS NOT NULL"
+        " FROM warden.dashboard_profiles WHERE user_id = 'm-4'"
+    ).fetchone()
+    assert row == ("ciso", True)
+    admin.execute("DELETE FROM warden.dashboard_profiles WHERE user_id = 'm-4'")
+    events = db.execute(
+        "SELECT metadata ->> 'dashboard_profile', metadata ->> 'changed_by',"
+        " source FROM warden.security_audit_log"
+        " WHERE event_type = 'role_change' AND user_id = 'm-4' ORDER BY id"
+    ).fetchall()
+    assert events == [
+        ("insert", "ciso", "pgwarden"),
+        ("update", "ciso", "pgwarden"),
+        ("delete", "ciso", "pgwarden"),
+    ]
