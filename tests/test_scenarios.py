@@ -476,3 +476,21 @@ def test_expected_addresses_compare_as_stored(written, canonical):
         """
     )
     assert s.no_alerts[0].columns["ip_address"] == canonical
+
+
+def test_metadata_timestamps_become_iso_text():
+    """Check that YAML timestamps in metadata are kept as ISO text."""
+    s = only(
+        """
+        name: t
+        events:
+          - at: -1m
+            event_type: logout
+            metadata: {seen: 2026-11-02T09:00:00Z, tags: [a, 1]}
+        expect: {no_alerts: [{rule: bulk_export}]}
+        """
+    )
+    assert s.events[0].fields["metadata"] == {
+        "seen": "2026-11-02T09:00:00+00:00",
+        "tags": ["a", 1],
+    }

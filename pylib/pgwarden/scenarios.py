@@ -97,9 +97,7 @@ class ScenarioError(PgwardenError):
         hint: str | None = None,
     ) -> None:
         location = f"{path}:{line}" if line else path
-        text = (
-            f"{location}: {where}: {message}" if where else (f"{location}: {message}")
-        )
+        text = f"{location}: {where}: {message}" if where else f"{location}: {message}"
         super().__init__(text, sqlstate=sqlstate, hint=hint)
         self.problem = message
         self.path = path
@@ -284,8 +282,14 @@ class _Reader:
             self.fail(node, where, "must not be empty")
         return value
 
-    def any(self, node: yaml.Node) -> Any:
-        return self._constructor.construct_object(node, deep=True)
+    def json(self, node: yaml.Node, where: str) -> Any:
+        """Any value, as JSON would hold it (timestamps become ISO text)."""
+        value = self._constructor.construct_object(node, deep=True)
+        try:
+            return json.loads(json.dumps(value, default=_iso))
+        except (TypeError, ValueError) as exc:
+            self.fail(node, where, f"cannot be stored as JSON: {exc}")
+        raise AssertionError  # unreachable: fail raises
 
     def integer(self, node: yaml.Node, where: str, *, minimum: int = 0) -> int:
         value = self.scalar(node, where)
@@ -365,6 +369,12 @@ class _Reader:
         return _parts(match)
 
 
+def _iso(value: Any) -> str:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def _parts(match: re.Match[str]) -> dt.timedelta:
     return dt.timedelta(
         days=int(match["d"] or 0),
@@ -422,7 +432,7 @@ STATE_KEYS = (
 TABLE_SENSITIVITIES = ("normal", "sensitive", "high_value")
 
 
-def _scenario(reader: _Reader, node: yaml.Node, index: int) -> Scenario:
+def _scenario(reader: _Reader, node: yaml.Node) -> Scenario:
     top = reader.mapping(
         node, "", allowed=SCENARIO_KEYS, required=("name", "events", "expect")
     )
@@ -524,7 +534,7 @@ def _rule_value(reader: _Reader, col: str, node: yaml.Node, where: str) -> Any:
         # Anything else is left to PostgreSQL ('15 minutes', '1 day').
         return raw
     if kind == "jsonb":
-        return json.dumps(reader.any(node))
+        return json.dumps(reader.json(node, where))
     if col == "severity":
         return reader.severity(node, where)
     return reader.text(node, where)
@@ -561,7 +571,7 @@ def _event(reader: _Reader, node: yaml.Node, where: str) -> Event:
         elif key == "metadata":
             if not isinstance(value_node, yaml.MappingNode):
                 reader.fail(value_node, sub, "must be a mapping")
-            event.fields[key] = reader.any(value_node)
+            event.fields[key] = reader.json(value_node, sub)
         else:
             event.fields[key] = reader.text(value_node, sub)
     if "every" in fields and event.repeat == 1:
@@ -652,7 +662,7 @@ def loads(text: str, path: str = "<string>") -> list[Scenario]:
         raise ScenarioError(path, None, "", f"not valid YAML: {exc}") from exc
     if not documents:
         raise ScenarioError(path, None, "", "holds no scenario")
-    scenarios = [_scenario(reader, doc, i) for i, doc in enumerate(documents)]
+    scenarios = [_scenario(reader, doc) for doc in documents]
     names: dict[str, int] = {}
     for scenario in scenarios:
         if scenario.name in names:
