@@ -461,6 +461,14 @@ def test_incidents_migration_rolls_back_and_reapplies(db, dsn):
         "  WHERE name = 'security_manager_email')"
     ).fetchone()
     assert left == (None, None, 0, 0)
+    stale = db.execute(
+        "SELECT proname FROM pg_proc"
+        " WHERE pronamespace = 'warden'::regnamespace"
+        " AND (prosrc ~ 'incident_timeline|notification_outbox'"
+        "  OR proname ~ 'incident|notification|dashboard|render_|user_time'"
+        "  OR proname = 'user_activity_overview')"
+    ).fetchall()
+    assert stale == []
     # Alerts still work without incidents.
     add_alert(db, user="u-2")
     assert install.apply(dsn) == ["0004_incidents"]
