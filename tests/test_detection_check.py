@@ -275,3 +275,52 @@ ORDER BY created_at DESC;
     ).fetchall()
     assert len(customer) == 7
     db.execute("RESET search_path")
+
+
+def test_subjects_attempted_user_and_ipv6_network(db):
+    """Check that unknown users count by attempted name and IPv6 by /64."""
+    ids = [
+        log(
+            db,
+            "login_failed",
+            T0 + i * MIN,
+            metadata='{"attempted_user": "admin"}',
+            ip_address=f"2001:db8:aa:bb:{i}::1",
+        )
+        for i in range(6)
+    ]
+    by_user = findings(db, "failed_login_burst_user")
+    by_ip = findings(db, "failed_login_burst_ip")
+    assert [(f["user_id"], f["evidence"]) for f in by_user] == [("admin", ids)]
+    assert [(str(f["ip_address"]), f["evidence"]) for f in by_ip] == [
+        ("2001:db8:aa:bb::/64", ids)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("event_type", "count", "rule", "kind", "hours"),
+    [
+        ("customer_data_access", 101, "rate_limit", "suspend", 1),
+        ("privilege_escalation_attempt", 2, "privilege_escalation_burst", "lock", 24),
+        ("login_failed", 6, "failed_login_burst_user", "lock", 0.5),
+    ],
+)
+def test_responses_follow_the_rule_row(db, event_type, count, rule, kind, hours):
+    """Check that a new alert locks or suspends as its rule row says, once."""
+    for i in range(count):
+        log(db, event_type, T0 + i * timedelta(seconds=10), user_id="u-r")
+    check(db)
+    [alert] = alerts(db, rule)
+    rows = db.execute(
+        "SELECT kind, expires_at - locked_at FROM warden.account_locks"
+        " WHERE alert_id = %s",
+        (alert["id"],),
+    ).fetchall()
+    assert rows == [(kind, timedelta(hours=hours))]
+    event = db.execute(
+        "SELECT metadata -> 'response' FROM warden.security_audit_log"
+        " WHERE event_type = 'security_alert' AND (metadata ->> 'alert_id')::bigint"
+        " = %s",
+        (alert["id"],),
+    ).fetchone()[0]
+    assert event["response"] in ("lock_account", "suspend_account")
