@@ -50,8 +50,8 @@ WHERE NOT t.tgisinternal
 def break_in(db: psycopg.Connection, statement: str, params: tuple = ()) -> None:
     """Run a statement as a superuser who first disabled the log triggers."""
     triggers = db.execute(LOG_TRIGGERS).fetchall()
-    for rel, name in triggers:
-        db.execute(f"ALTER TABLE {rel} DISABLE TRIGGER {name}")
+    for rel in sorted({rel for rel, _name in triggers}):
+        db.execute(f"ALTER TABLE {rel} DISABLE TRIGGER ALL")
     db.execute(statement, params)
     for rel, name in triggers:
         db.execute(f"ALTER TABLE {rel} ENABLE ALWAYS TRIGGER {name}")
