@@ -30,11 +30,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -54,6 +54,7 @@ from measure import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 
 THEFT = "warden.detect_customer_data_theft_attempts(timestamptz,timestamptz)"
 UNAUTHORIZED = "warden.monitor_unauthorized_customer_access(timestamptz,timestamptz)"
@@ -191,6 +192,42 @@ class Bench:
         self.ingest: list[tuple[int, float, float]] = []
         self.end = 0.0
         self.caught_up = True
+        self.profile: dict[str, list[dict[str, Any]]] = {}
+
+    def function_counters(self) -> dict[str, tuple[int, float, float]]:
+        """Calls, total and self milliseconds of every function so far."""
+        # Backends report their function statistics when idle, at most
+        # once a second.
+        time.sleep(1.5)
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT schemaname || '.' || funcname || '(' || funcid || ')', "
+                "calls, total_time, self_time FROM pg_stat_user_functions"
+            ).fetchall()
+        return {name: (calls, total, own) for name, calls, total, own in rows}
+
+    def profiled(self, phase: str, func: Callable[[], T]) -> T:
+        """Run one phase; with --profile, keep its busiest functions."""
+        if not self.args.profile:
+            return func()
+        before = self.function_counters()
+        result = func()
+        after = self.function_counters()
+        rows = []
+        for name, (calls, total, own) in after.items():
+            was = before.get(name, (0, 0.0, 0.0))
+            if calls > was[0]:
+                rows.append(
+                    {
+                        "function": name.rsplit("(", 1)[0],
+                        "calls": calls - was[0],
+                        "total_ms": round(total - was[1], 1),
+                        "self_ms": round(own - was[2], 1),
+                    }
+                )
+        rows.sort(key=lambda r: r["total_ms"], reverse=True)
+        self.profile[phase] = rows[:15]
+        return result
 
     def failure(self, exc: psycopg.Error, multiple: float) -> str:
         """A note for a failed measurement; timeouts say how long they had."""
@@ -211,6 +248,14 @@ class Bench:
 
         log("installing pgwarden")
         self.phase("install", timed(lambda: install.apply(self.dsn)))
+        if self.args.profile:
+            name = self.conn.info.dbname
+            self.conn.execute(
+                sql.SQL("ALTER DATABASE {} SET track_functions = 'all'").format(
+                    sql.Identifier(name)
+                )
+            )
+            self.conn.execute("SET track_functions = 'all'")
         baselines.create_plain_log(self.conn)
         log(f"creating customers tables ({self.scale.update_rows} rows each)")
         note = baselines.create_customers(self.conn, self.scale.update_rows)
@@ -312,11 +357,16 @@ class Bench:
         hold = scale.increment * scale.increments
         main, held = lines[:-hold], lines[-hold:]
         log(f"loading {len(main)} events ({scale.chunks} chunks)")
-        self.load(main, scale.chunks, sample=previous is None)
+        self.profiled(
+            f"load_{point.label}",
+            lambda: self.load(main, scale.chunks, sample=previous is None),
+        )
         self.phase("analyze", timed(lambda: self.conn.execute("ANALYZE")))
         result: dict[str, Any] = {"label": point.label, "users": point.users}
-        result["catch_up"] = self.catch_up()
-        result["incremental"] = self.incremental(held)
+        result["catch_up"] = self.profiled(f"catch_up_{point.label}", self.catch_up)
+        result["incremental"] = self.profiled(
+            f"incremental_{point.label}", lambda: self.incremental(held)
+        )
         result["events"] = self.conn.execute(
             "SELECT count(*) FROM warden.security_audit_log"
         ).fetchone()[0]
@@ -325,7 +375,7 @@ class Bench:
             "WHERE created_at > %s AND created_at <= %s",
             self.window(),
         ).fetchone()[0]
-        result["detect"] = self.detect()
+        result["detect"] = self.profiled(f"detect_{point.label}", self.detect)
         self.points.append(result)
 
     def window(self) -> tuple[datetime, datetime]:
@@ -711,11 +761,11 @@ class Bench:
         recall = self.recall()
         # These add events of their own, so they come after recall.
         log("log_event latency")
-        latency = self.log_event_latency()
+        latency = self.profiled("log_event", self.log_event_latency)
         log("bulk updates")
-        overhead, versus = self.bulk_updates()
+        overhead, versus = self.profiled("bulk_update", self.bulk_updates)
         log("single-row updates")
-        single = self.single_update()
+        single = self.profiled("single_update", self.single_update)
         figures = assemble(
             self.scale,
             self.points,
@@ -732,6 +782,7 @@ class Bench:
             "recall": recall,
             "phases_s": self.phases,
             "notes": self.notes,
+            "profile": self.profile,
             "started_at": started.isoformat(timespec="seconds"),
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
@@ -972,6 +1023,8 @@ def command(args: argparse.Namespace) -> str:
         words.append("--dsn <server>")
     if args.events:
         words.append(f"--events {args.events}")
+    if args.profile:
+        words.append("--profile")
     if args.seed != 7:
         words.append(f"--seed {args.seed}")
     return " ".join(words)
@@ -1004,6 +1057,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the database afterwards"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record the busiest plpgsql functions of each phase (track_functions"
+        " = all; adds a little overhead to pgwarden's timings)",
     )
     return parser.parse_args(argv)
 
