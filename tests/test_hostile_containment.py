@@ -271,7 +271,9 @@ def test_hostile_table_names_are_watched_and_recorded_verbatim(db, login_as):
     db.execute(
         sql.SQL("GRANT USAGE ON SCHEMA {} TO warden_app").format(sql.Identifier(schema))
     )
-    db.execute(sql.SQL("GRANT SELECT, INSERT, DELETE ON {} TO warden_app").format(target))
+    db.execute(
+        sql.SQL("GRANT SELECT, INSERT, DELETE ON {} TO warden_app").format(target)
+    )
     logical = scalar(
         db,
         "SELECT warden.watch_table(%s::regclass, 'high_value')",
