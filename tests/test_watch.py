@@ -77,7 +77,7 @@ def test_once_runs_detection_and_delivers(db, dsn):
 
 
 def test_loop_delivers_on_notify_and_stops_on_sigterm(db, dsn):
-    """Check that a queued message is delivered at once and SIGTERM stops."""
+    """Check that alerts and messages are handled at once and SIGTERM stops."""
     proc = start_watch(dsn, "--interval", "600")
     try:
         assert wait_for(
@@ -91,6 +91,19 @@ def test_loop_delivers_on_notify_and_stops_on_sigterm(db, dsn):
         )
         outbox_id = queue(db, subject="notified")
         assert wait_for(lambda: status_of(db, outbox_id) == "sent")
+        db.execute(
+            "SELECT warden.log_event('customer_data_bulk_export', "
+            "user_id => 'u-9', record_count => 500, table_name => 'customers')"
+        )
+        assert wait_for(
+            lambda: (
+                db.execute(
+                    "SELECT count(*) FROM warden.notification_outbox "
+                    "WHERE status <> 'sent'"
+                ).fetchone()[0]
+                == 0
+            )
+        )
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=15)
     finally:
@@ -98,6 +111,8 @@ def test_loop_delivers_on_notify_and_stops_on_sigterm(db, dsn):
             proc.kill()
     assert proc.returncode == 0
     assert "notified" in output
+    assert "new alert" in output
+    assert "CRITICAL" in output
     assert "pgwarden watch stopped" in output
 
 
