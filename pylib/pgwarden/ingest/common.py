@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -228,9 +229,14 @@ def event(
 ) -> Event:
     """Build one event dict; data-quality marks go into metadata."""
     meta = dict(metadata or {})
-    marks = [*meta.get("data_quality", []), *quality]
-    if marks:
-        meta["data_quality"] = sorted(set(marks))
+    quality = list(quality)
+    if quality:
+        given = meta.get("data_quality")
+        marks = [
+            m if isinstance(m, str) else json.dumps(m)
+            for m in (given if isinstance(given, list) else [])
+        ]
+        meta["data_quality"] = sorted({*marks, *quality})
     return {
         "line": line,
         "record": record,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -146,7 +147,8 @@ def normalise(
         metadata = dict(metadata)
         marks = metadata.get("data_quality")
         if isinstance(marks, list):
-            quality.extend(m if isinstance(m, str) else repr(m) for m in marks)
+            # As jsonb_array_elements_text renders them.
+            quality.extend(m if isinstance(m, str) else json.dumps(m) for m in marks)
     user = item.get("user_id")
     if user is not None and not str(user).strip():
         user = None
