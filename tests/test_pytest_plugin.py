@@ -93,3 +93,29 @@ def test_dsn_option_is_documented(pytester, server):
     """Check that the plugin adds --pgwarden-dsn to pytest's help."""
     result = pytester.runpytest_subprocess(*plugin_args(server), "--help")
     result.stdout.fnmatch_lines(["*--pgwarden-dsn*"])
+
+
+def test_scenario_files_are_collected_when_asked(pytester, server, db):
+    """Check that --pgwarden-scenarios makes each scenario a test item."""
+    rules = [r[0] for r in db.execute("SELECT rule FROM warden.detection_rules")]
+    disabled = "rules:\n" + "".join(f"  {r}: {{enabled: false}}\n" for r in rules)
+    good = SCENARIO.format(locked="u-1") + disabled
+    bad = SCENARIO.format(locked="u-2").replace("a lock made", "another lock")
+    (pytester.path / "locks.scenario.yaml").write_text(good + "---\n" + bad + disabled)
+    (pytester.path / "broken.scenario.yaml").write_text(
+        "name: x\nevents: []\nexpect: {}\n"
+    )
+    args = plugin_args(server)
+    plain = pytester.runpytest_subprocess(*args)
+    plain.assert_outcomes()
+    result = pytester.runpytest_subprocess(
+        *args, "--pgwarden-scenarios", "--continue-on-collection-errors"
+    )
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*broken.scenario.yaml:2: events: must list at least one event*",
+            "*FAIL  another lock in the setup*",
+            "*+ found: warden.is_account_locked('u-2') returned False",
+        ]
+    )

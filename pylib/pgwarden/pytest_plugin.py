@@ -16,6 +16,10 @@ Fixtures:
 ``pgwarden_server``
     The session's :class:`~pgwarden.scenarios.ThrowawayDatabases`.
 
+With ``--pgwarden-scenarios`` (or ``pgwarden_scenarios = true`` in the
+pytest configuration), ``*scenario*.yaml`` files are collected as tests,
+one per scenario, each in a database of its own.
+
 The server is the one given with ``--pgwarden-dsn`` or the environment
 variable ``PGWARDEN_TEST_DSN`` (its role needs CREATEDB; databases named
 ``pgwarden_scenario_*`` are created and dropped there), else an embedded
@@ -24,9 +28,11 @@ PostgreSQL started for the session.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -38,8 +44,21 @@ DSN_VARIABLE = "PGWARDEN_TEST_DSN"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add ``--pgwarden-dsn``."""
+    """Add ``--pgwarden-dsn`` and the collection of scenario files."""
     group = parser.getgroup("pgwarden", "pgwarden rule tests")
+    group.addoption(
+        "--pgwarden-scenarios",
+        dest="pgwarden_scenarios",
+        action="store_true",
+        default=None,
+        help="Collect *scenario*.yaml files as tests, one per scenario.",
+    )
+    parser.addini(
+        "pgwarden_scenarios",
+        type="bool",
+        default=False,
+        help="Collect *scenario*.yaml files as tests, one per scenario.",
+    )
     group.addoption(
         "--pgwarden-dsn",
         dest="pgwarden_dsn",
@@ -107,18 +126,37 @@ def _pick(
     return found[0]
 
 
+_POOL = pytest.StashKey[tuple[contextlib.ExitStack, scenarios.ThrowawayDatabases]]()
+
+
+def _pool(config: pytest.Config) -> scenarios.ThrowawayDatabases:
+    """The session's databases: started on first use, closed at its end."""
+    if _POOL not in config.stash:
+        stack = contextlib.ExitStack()
+        try:
+            dsn = config.getoption("pgwarden_dsn") or os.environ.get(DSN_VARIABLE)
+            if not dsn:
+                dsn = stack.enter_context(embedded_server())
+            pool = stack.enter_context(scenarios.ThrowawayDatabases(dsn))
+        except BaseException:
+            stack.close()
+            raise
+        config.stash[_POOL] = (stack, pool)
+    return config.stash[_POOL][1]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Drop the template and stop the embedded server, if started."""
+    entry = config.stash.get(_POOL, None)
+    if entry is not None:
+        del config.stash[_POOL]
+        entry[0].close()
+
+
 @pytest.fixture(scope="session")
-def pgwarden_server(
-    request: pytest.FixtureRequest,
-) -> Iterator[scenarios.ThrowawayDatabases]:
+def pgwarden_server(request: pytest.FixtureRequest) -> scenarios.ThrowawayDatabases:
     """The server of the session's pgwarden databases, template installed."""
-    dsn = request.config.getoption("pgwarden_dsn") or os.environ.get(DSN_VARIABLE)
-    if dsn:
-        with scenarios.ThrowawayDatabases(dsn) as pool:
-            yield pool
-        return
-    with embedded_server() as uri, scenarios.ThrowawayDatabases(uri) as pool:
-        yield pool
+    return _pool(request.config)
 
 
 @pytest.fixture
@@ -149,3 +187,59 @@ def pgwarden_scenario(
         return result
 
     return run
+
+
+def pytest_collect_file(
+    file_path: Path, parent: pytest.Collector
+) -> pytest.Collector | None:
+    """Collect scenario files when asked to (``--pgwarden-scenarios``)."""
+    config = parent.config
+    wanted = config.getoption("pgwarden_scenarios") or config.getini(
+        "pgwarden_scenarios"
+    )
+    if wanted and scenarios.is_scenario_file(file_path):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    """A scenario file: one test per scenario."""
+
+    def collect(self) -> Iterator[ScenarioItem]:
+        """Yield one item per scenario; a malformed file fails collection."""
+        try:
+            found = scenarios.load_file(self.path)
+        except scenarios.ScenarioError as exc:
+            raise self.CollectError(exc.one_line()) from exc
+        for scenario in found:
+            yield ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
+
+
+class ScenarioFailed(Exception):
+    """A scenario did not pass; the message is its report."""
+
+
+class ScenarioItem(pytest.Item):
+    """One scenario, run in a database of its own."""
+
+    def __init__(self, *, scenario: scenarios.Scenario, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.scenario = scenario
+
+    def runtest(self) -> None:
+        """Run the scenario; raise with its report unless it passes."""
+        result = _pool(self.config).run(self.scenario)
+        if not result.passed:
+            raise ScenarioFailed(result.report())
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> Any:
+        """Show the scenario's report instead of a traceback."""
+        if isinstance(excinfo.value, ScenarioFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        """Where the scenario is written."""
+        return self.path, self.scenario.line - 1, f"scenario: {self.name}"
