@@ -412,3 +412,24 @@ def test_ingest_without_database_is_an_error(monkeypatch, tmp_path):
     result = CliRunner().invoke(main, ["ingest", "--format", "jsonl", str(path)])
     assert result.exit_code == 3
     assert "no database given" in result.output
+
+
+def test_gzip_file_is_read(db, dsn, tmp_path):
+    """Check that a rotated, gzip-compressed log is ingested like a plain one."""
+    import gzip
+
+    path = tmp_path / "auth.log.2.gz"
+    with gzip.open(path, "wt") as f:
+        f.write(
+            "Dec  1 10:00:00 h sshd[1]: Accepted password for a from "
+            "192.0.2.1 port 1 ssh2\n"
+        )
+    result = run(dsn, "ingest", "--format", "auth-log", "--year", "2026", str(path))
+    assert result.exit_code == 0, result.output
+    assert (
+        db.execute(
+            "SELECT count(*) FROM warden.security_audit_log "
+            "WHERE event_type = 'login_success'"
+        ).fetchone()[0]
+        == 1
+    )

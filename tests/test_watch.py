@@ -111,7 +111,7 @@ def test_loop_delivers_on_notify_and_stops_on_sigterm(db, dsn):
             proc.kill()
     assert proc.returncode == 0
     assert "notified" in output
-    assert "new alert" in output
+    assert "critical bulk_export (u-9)" in output
     assert "CRITICAL" in output
     assert "pgwarden watch stopped" in output
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 from collections.abc import Iterator
@@ -58,7 +59,7 @@ def ingest_file(
     dry_run: bool = False,
     show_progress: bool = False,
 ) -> None:
-    """Parse one file (``-`` for standard input) and store its events."""
+    """Parse one file (``-`` for standard input, ``.gz`` read compressed)."""
     label = "<stdin>" if path == "-" else Path(path).name
     loader = Loader(
         conn,
@@ -69,7 +70,15 @@ def ingest_file(
         dry_run=dry_run,
     )
     counter = [0]
-    handle = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    if path == "-":
+        handle: IO[bytes] = sys.stdin.buffer
+    elif path.endswith(".gz"):
+        # Rotated logs are often compressed; the progress bar then counts
+        # uncompressed bytes against the compressed size, so it stays off.
+        handle = gzip.open(path, "rb")  # noqa: SIM115
+        show_progress = False
+    else:
+        handle = open(path, "rb")  # noqa: SIM115
     try:
         progress = None
         task = None

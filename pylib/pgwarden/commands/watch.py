@@ -169,11 +169,27 @@ class Watcher:
                     report.failed,
                 )
             wait = max(0.0, min(TICK, next_check - time.monotonic()))
-            for note in conn.notifies(timeout=wait, stop_after=1):
+            # The generator holds the connection: collect, then query.
+            notes = list(conn.notifies(timeout=wait, stop_after=1))
+            for note in notes:
                 if note.channel == "warden_alerts":
-                    self.echo(f"new alert {note.payload}")
-                    # The real-time rules raised it; escalation and
+                    # The real-time rules raised it; the incident and its
                     # messages follow from the trigger on alerts.
+                    self.echo(self.describe_alert(conn, note.payload))
+
+    def describe_alert(self, conn: psycopg.Connection, payload: str) -> str:
+        """One line about the alert a notification names."""
+        if not payload.strip().isdigit():
+            return f"new alert {payload}"
+        row = conn.execute(
+            "SELECT severity, rule, coalesce(user_id, host(ip_address)) "
+            "FROM warden.alerts WHERE id = %s",
+            (int(payload),),
+        ).fetchone()
+        if row is None:
+            return f"new alert {payload}"
+        severity, rule, who = row
+        return f"new alert {payload}: {severity} {rule} ({who or '-'})"
 
 
 def build_router(
