@@ -57,7 +57,7 @@ def test_detect_reports_findings_in_json(db, dsn):
 
 
 def test_detect_csv_and_nothing_found(db, dsn):
-    """Check the CSV header and the exit code 0 on a quiet range."""
+    """Check that a quiet range gives the CSV header and exit code 0."""
     result = run(dsn, "detect", "--output", "csv", "--fail-on-findings")
     assert result.exit_code == 0
     assert result.output.splitlines()[0].startswith("monitor,rule,severity")
@@ -72,7 +72,7 @@ def test_detect_bad_time_is_one_line_with_sqlstate(dsn):
 
 
 def test_incidents_list_ack_resolve_report(db, dsn):
-    """Check the incident lifecycle through the command line."""
+    """Check that list, ack, show, render, report and resolve work."""
     bulk_export(db)
     db.execute("SELECT count(*) FROM warden.check_customer_data_access_alerts()")
     listed = json.loads(run(dsn, "incidents", "list", "--output", "json").output)
@@ -125,7 +125,7 @@ def test_incident_transition_error_shows_sqlstate(db, dsn):
 
 
 def test_verify_intact_then_tampered(db, dsn):
-    """Check verify exits 0 on an intact log and 1 after a superuser edit."""
+    """Check that verify exits 0 when intact and 1 after tampering."""
     bulk_export(db)
     ok = run(dsn, "verify", "--seal")
     assert ok.exit_code == 0, ok.output

@@ -159,7 +159,7 @@ def test_smtp_unknown_recipient_is_a_delivery_error():
 
 
 def test_outbox_is_delivered_and_marked_sent(db, webhook, smtp_server):
-    """Check claim, deliver and complete for stdout, webhook and e-mail."""
+    """Check that stdout, webhook and e-mail rows are sent and marked."""
     ids = [
         queue(db, "dashboard", "security-dashboard"),
         queue(db, "email", "security-manager"),

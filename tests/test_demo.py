@@ -67,7 +67,7 @@ def test_demo_replays_a_real_auth_log(db, dsn, shared_data):
 
 @pytest.mark.slow
 def test_demo_embedded_finishes_in_a_minute_and_leaves_no_server():
-    """Check the demo without a database: under a minute, no server left."""
+    """Check that the embedded demo takes under a minute and leaves no server."""
     env = {
         k: v
         for k, v in os.environ.items()

@@ -93,7 +93,7 @@ def test_publickey_probing_is_not_a_failed_login():
 
 
 def test_sudo_and_su_are_privilege_events():
-    """Check the event types chosen for sudo and su lines."""
+    """Check that sudo and su lines get the event types chosen for them."""
     got = events(
         "auth-log",
         "\n".join(
@@ -143,7 +143,7 @@ def test_dst_ambiguous_local_time_is_flagged():
 
 
 def test_postgres_stderr_prefixes_are_read():
-    """Check the three common log_line_prefix forms of the stderr log."""
+    """Check that the three common log_line_prefix forms are read."""
     got = events(
         "postgres-log",
         "\n".join(
@@ -195,7 +195,7 @@ def test_postgres_csvlog_and_jsonlog_are_read():
 
 
 def test_pgaudit_read_and_role_lines():
-    """Check READ of a watched table and ROLE statements; others reported."""
+    """Check that READ of a watched table and ROLE lines become events."""
     text = "\n".join(
         [
             "2026-12-01 10:00:00 UTC [5] alice@app LOG:  AUDIT: SESSION,1,1,READ,"

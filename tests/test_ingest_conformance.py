@@ -38,7 +38,7 @@ def fail2ban_labels(path: Path) -> list[tuple[int, dict, str]]:
 
 
 def test_fail2ban_labels_in_default_mode(shared_data):
-    """Check address and time of every default-mode fail2ban sshd label."""
+    """Check that every default-mode fail2ban label gets its address and time."""
     path = shared_data / "fail2ban_tests_sshd.log"
     items = list(
         parse("auth-log", path.read_text().splitlines(), ParseOptions(year=2005))
@@ -82,7 +82,7 @@ def test_fail2ban_labels_in_default_mode(shared_data):
 
 
 def test_loghub_failure_count_and_per_address(shared_data):
-    """Check the failed logins of loghub's OpenSSH_2k against the team's CSV.
+    """Check that loghub's failed logins per address match the team's CSV.
 
     The CSV counts one line fewer for 5.188.10.180: its own pattern misses
     ``Failed password for invalid user  0101`` (a user name starting with a
@@ -107,7 +107,7 @@ def test_loghub_failure_count_and_per_address(shared_data):
 
 
 def test_loghub_burst_alerts_on_exactly_the_marked_addresses(db, dsn, shared_data):
-    """Check failed_login_burst_ip alerts on the addresses the CSV marks."""
+    """Check that failed_login_burst_ip alerts exactly the marked addresses."""
     path = shared_data / "loghub_OpenSSH_2k.log"
     result = CliRunner().invoke(
         main,
