@@ -16,6 +16,7 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     v_ids bigint [];
@@ -25,6 +26,13 @@ DECLARE
     v_data boolean;
     v_rule warden.detection_rules;
     v_hit boolean;
+    v_users text [];
+    v_addresses inet [];
+    v_times timestamptz [];
+    v_user_window interval;
+    v_address_window interval;
+    v_user_peak bigint := 0;
+    v_address_peak bigint := 0;
     v_finding warden.detection_finding;
 BEGIN
     SELECT
@@ -39,11 +47,59 @@ BEGIN
     IF v_ids IS NULL THEN
         RETURN NULL;
     END IF;
+    IF v_login THEN
+        -- Copied out of the transition table first: one plan for the
+        -- counts below, which read the log by user and by address.
+        SELECT
+            array_agg(coalesce(n.user_id,
+                nullif(btrim(n.metadata ->> 'attempted_user'), ''))),
+            array_agg(warden._address_subject(n.ip_address)),
+            array_agg(n.created_at)
+        INTO v_users, v_addresses, v_times
+        FROM new_rows AS n
+        WHERE n.event_type = 'login_failed'
+            AND n.source <> 'pgwarden';
+        SELECT
+            max(r.time_window) FILTER (
+                WHERE r.rule = 'failed_login_burst_user'),
+            max(r.time_window) FILTER (
+                WHERE r.rule IN ('failed_login_burst_ip',
+                    'credential_stuffing'))
+        INTO v_user_window, v_address_window
+        FROM warden.detection_rules AS r
+        WHERE r.enabled
+            AND r.realtime;
+        SELECT max(cu.n), max(ca.n)
+        INTO v_user_peak, v_address_peak
+        FROM unnest(v_users, v_addresses, v_times) AS n (u, a, t)
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n
+            FROM warden.security_audit_log AS e
+            WHERE e.event_type = 'login_failed'
+                AND coalesce(e.user_id,
+                    nullif(btrim(e.metadata ->> 'attempted_user'), ''))
+                = n.u
+                AND e.created_at BETWEEN n.t - v_user_window
+                AND n.t + v_user_window
+        ) AS cu
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n
+            FROM warden.security_audit_log AS e
+            WHERE e.event_type = 'login_failed'
+                AND (CASE WHEN family(e.ip_address) = 6
+                    THEN network(set_masklen(e.ip_address, 64))
+                    ELSE e.ip_address END)
+                = n.a
+                AND e.created_at BETWEEN n.t - v_address_window
+                AND n.t + v_address_window
+        ) AS ca;
+    END IF;
 
     -- Cheap pre-checks keep the common insert fast: a rule runs only when
     -- it could hit. For the window rules, a subject of a new event needs
-    -- more events than the threshold within one window either side of it;
-    -- that over-counts, never under-counts, so no hit is missed.
+    -- more events than the threshold within one window either side of it
+    -- (the peaks above); that over-counts, never under-counts, so no hit
+    -- is missed.
     FOR v_rule IN
         SELECT r.*
         FROM warden.detection_rules AS r
@@ -52,41 +108,12 @@ BEGIN
     LOOP
         v_hit := false;
         CASE
-            WHEN v_rule.rule = 'failed_login_burst_user' AND v_login THEN
-                SELECT bool_or(c.n > v_rule.threshold) INTO v_hit
-                FROM new_rows AS n
-                CROSS JOIN LATERAL (
-                    SELECT count(*) AS n
-                    FROM warden.security_audit_log AS e
-                    WHERE e.event_type = 'login_failed'
-                        AND coalesce(e.user_id,
-                            nullif(btrim(e.metadata ->> 'attempted_user'), ''))
-                        = coalesce(n.user_id,
-                            nullif(btrim(n.metadata ->> 'attempted_user'), ''))
-                        AND e.created_at
-                        BETWEEN n.created_at - v_rule.time_window
-                        AND n.created_at + v_rule.time_window
-                ) AS c
-                WHERE n.event_type = 'login_failed'
-                    AND n.source <> 'pgwarden';
-            WHEN v_rule.rule IN ('failed_login_burst_ip',
-                'credential_stuffing') AND v_login THEN
-                SELECT bool_or(c.n >= v_rule.threshold) INTO v_hit
-                FROM new_rows AS n
-                CROSS JOIN LATERAL (
-                    SELECT count(*) AS n
-                    FROM warden.security_audit_log AS e
-                    WHERE e.event_type = 'login_failed'
-                        AND (CASE WHEN family(e.ip_address) = 6
-                            THEN network(set_masklen(e.ip_address, 64))
-                            ELSE e.ip_address END)
-                        = warden._address_subject(n.ip_address)
-                        AND e.created_at
-                        BETWEEN n.created_at - v_rule.time_window
-                        AND n.created_at + v_rule.time_window
-                ) AS c
-                WHERE n.event_type = 'login_failed'
-                    AND n.source <> 'pgwarden';
+            WHEN v_rule.rule = 'failed_login_burst_user' THEN
+                v_hit := v_user_peak > v_rule.threshold;
+            WHEN v_rule.rule = 'failed_login_burst_ip' THEN
+                v_hit := v_address_peak > v_rule.threshold;
+            WHEN v_rule.rule = 'credential_stuffing' THEN
+                v_hit := v_address_peak >= v_rule.threshold;
             WHEN v_rule.rule = 'privilege_escalation_burst'
                 AND v_escalation THEN
                 SELECT bool_or(c.n >= v_rule.threshold) INTO v_hit
