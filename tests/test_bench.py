@@ -154,3 +154,29 @@ def test_figure_without_its_sql_is_null_with_a_note() -> None:
     figure = run.incremental_figure("incremental_5m", None, point, "")
     assert figure.pgwarden is None
     assert "large" in figure.note
+
+
+def test_citus_check_flags_unique_index_without_key(db: psycopg.Connection) -> None:
+    """Check that the Citus check flags a unique index that lacks the key."""
+    import citus_check
+
+    db.execute(
+        "CREATE TABLE warden.bench_probe (id bigint PRIMARY KEY, "
+        "shard_key text NOT NULL, note text)"
+    )
+    found = citus_check.check_distributed(db, "bench_probe", "shard_key")
+    assert [f["level"] for f in found] == ["blocks"]
+    assert "lacks shard_key" in found[0]["what"]
+    db.execute("ALTER TABLE warden.bench_probe DROP CONSTRAINT bench_probe_pkey")
+    db.execute("ALTER TABLE warden.bench_probe ADD PRIMARY KEY (shard_key, id)")
+    assert citus_check.check_distributed(db, "bench_probe", "shard_key") == []
+
+
+def test_citus_check_reads_the_installed_schema(db: psycopg.Connection) -> None:
+    """Check that the Citus check judges the log, alerts and incidents."""
+    import citus_check
+
+    result = citus_check.check(db)
+    judged = {f["table"] for f in result["findings"]}
+    assert {"security_audit_log", "alerts", "incidents"} <= judged
+    assert not {"security_audit_log", "alerts"} & set(result["unplaced_tables"])
