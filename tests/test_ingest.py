@@ -433,3 +433,41 @@ def test_gzip_file_is_read(db, dsn, tmp_path):
         ).fetchone()[0]
         == 1
     )
+
+
+def test_csvlog_record_spanning_lines_and_dry_run(db, dsn, tmp_path):
+    """Check that a csvlog record with a newline is read and --dry-run stores none."""
+    path = tmp_path / "postgresql.csv"
+    path.write_text(
+        '2026-12-01 10:00:00.123 UTC,"eve","app",4242,"203.0.113.9:5555",'
+        '6740a.1092,1,"authentication",2026-12-01 10:00:00 UTC,3/1,0,FATAL,'
+        '28000,"no pg_hba.conf entry for host ""203.0.113.9"", user ""eve"", '
+        'database ""app"", no encryption","line one\nline two",,,,,,,,"",'
+        "client backend,,0\n"
+    )
+    dry = run(
+        dsn,
+        "ingest",
+        "--format",
+        "postgres-log",
+        "--dry-run",
+        "--output",
+        "json",
+        str(path),
+    )
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout)["events_stored"] == 1
+    assert json.loads(dry.stdout)["dry_run"] is True
+    assert (
+        db.execute(
+            "SELECT count(*) FROM warden.security_audit_log WHERE source = 'importer'"
+        ).fetchone()[0]
+        == 0
+    )
+    result = run(dsn, "ingest", "--format", "postgres-log", str(path))
+    assert result.exit_code == 0, result.output
+    row = db.execute(
+        "SELECT event_type, user_id, host(ip_address), metadata ->> 'reason' "
+        "FROM warden.security_audit_log WHERE source = 'importer'"
+    ).fetchone()
+    assert row == ("login_failed", "eve", "203.0.113.9", "no_pg_hba_entry")

@@ -204,7 +204,7 @@ def ingest(
     for path in files:
         if path != "-" and not Path(path).is_file():
             raise ConfigurationError(f"no such file: {path}")
-    summary = Summary()
+    summary = Summary(dry_run=dry_run)
     with connect(require_dsn(dsn)) as conn:
         options = ParseOptions(
             year=year,

@@ -64,6 +64,7 @@ class Summary:
     """What one ingest run did."""
 
     lines_read: int = 0
+    dry_run: bool = False
     events_parsed: int = 0
     events_stored: int = 0
     duplicates: int = 0
@@ -82,6 +83,7 @@ class Summary:
     def as_dict(self) -> dict[str, Any]:
         """The summary as plain data (for --output json)."""
         return {
+            "dry_run": self.dry_run,
             "lines_read": self.lines_read,
             "events_parsed": self.events_parsed,
             "events_stored": self.events_stored,
@@ -316,7 +318,8 @@ class Loader:
             self.summary.duplicates += len(rows) - len(fresh)
             if fresh and not self.dry_run:
                 self.copy(fresh)
-            self.summary.events_stored += len(fresh) if not self.dry_run else 0
+            # In a dry run this counts what would have been stored.
+            self.summary.events_stored += len(fresh)
             for r in fresh:
                 self.summary.stored_by_type[r["event_type"]] += 1
 
