@@ -79,8 +79,16 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from pgwarden.commands import demo, migrate, test_rules
-    from pgwarden.commands import detect, incidents, ingest, verify, watch
+    from pgwarden.commands import (
+        demo,
+        detect,
+        incidents,
+        ingest,
+        migrate,
+        test_rules,
+        verify,
+        watch,
+    )
 
     main.add_command(migrate.migrate)
     main.add_command(demo.demo)
