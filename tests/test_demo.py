@@ -37,6 +37,7 @@ def test_demo_on_a_given_database(db, dsn):
     assert rules >= EXPECTED_RULES
     assert "CRITICAL SECURITY INCIDENT" in result.output
     assert "containment taken" in result.output
+    assert "event log verified" in result.output
     locked = db.execute(
         "SELECT count(*) FROM warden.account_locks WHERE user_id = 'u-1022'"
     ).fetchone()[0]

@@ -422,6 +422,25 @@ def show_outcome(conn: psycopg.Connection, console: Console) -> None:
         ).fetchall()
         text = ", ".join(f"{n} {channel}" for channel, n in queued) or "none"
         console.print(f"notifications queued for pgwarden watch: {text}")
+    show_integrity(conn, console)
+
+
+def show_integrity(conn: psycopg.Connection, console: Console) -> None:
+    """Seal the log and verify it, as ``pgwarden verify --seal`` does."""
+    if not _has(conn, "warden.verify_audit_log()"):
+        _missing(console, "warden.verify_audit_log")
+        return
+    if _has(conn, "warden.seal_audit_log(interval)"):
+        conn.execute("SELECT warden.seal_audit_log()")
+    problems = conn.execute("SELECT kind FROM warden.verify_audit_log()").fetchall()
+    events = conn.execute("SELECT count(*) FROM warden.security_audit_log").fetchone()[
+        0
+    ]
+    if problems:
+        kinds = ", ".join(sorted({k for (k,) in problems}))
+        console.print(f"[red]event log verification found problems: {kinds}")
+    else:
+        console.print(f"event log verified: {events} events, append-only and intact")
 
 
 def show_containment(conn: psycopg.Connection, console: Console) -> None:
