@@ -329,7 +329,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
 def test_watcher_survives_a_database_restart(private_server):
     """Check that pgwarden watch reconnects after the server was down."""
     dsn, stop, start = private_server
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen(
         [PGWARDEN, "watch", "--dsn", dsn, "--interval", "0.5"],
         stdout=subprocess.PIPE,
@@ -381,7 +381,13 @@ def test_watcher_survives_a_database_restart(private_server):
             )
         )
         proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=20)
+        try:
+            output, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            # Show where it hangs: faulthandler prints every thread's stack.
+            proc.send_signal(signal.SIGABRT)
+            output, _ = proc.communicate(timeout=10)
+            pytest.fail(f"pgwarden watch did not stop on SIGTERM:\n{output}")
     finally:
         if proc.poll() is None:
             proc.kill()
