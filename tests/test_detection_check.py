@@ -307,8 +307,9 @@ def test_subjects_attempted_user_and_ipv6_network(db):
 )
 def test_responses_follow_the_rule_row(db, event_type, count, rule, kind, hours):
     """Check that a new alert locks or suspends as its rule row says, once."""
+    start = datetime.now(UTC) - timedelta(minutes=20)
     for i in range(count):
-        log(db, event_type, T0 + i * timedelta(seconds=10), user_id="u-r")
+        log(db, event_type, start + i * timedelta(seconds=10), user_id="u-r")
     check(db)
     [alert] = alerts(db, rule)
     rows = db.execute(
@@ -324,3 +325,22 @@ def test_responses_follow_the_rule_row(db, event_type, count, rule, kind, hours)
         (alert["id"],),
     ).fetchone()[0]
     assert event["response"] in ("lock_account", "suspend_account")
+
+
+def test_old_events_alert_but_contain_nobody(db):
+    """Check that an attack older than its response alerts without a lock."""
+    failures(db, 6, user="u-past")
+    [alert] = alerts(db, "failed_login_burst_user")
+    assert (
+        db.execute(
+            "SELECT count(*) FROM warden.account_locks WHERE user_id = 'u-past'"
+        ).fetchone()[0]
+        == 0
+    )
+    response = db.execute(
+        "SELECT metadata -> 'response' FROM warden.security_audit_log"
+        " WHERE event_type = 'security_alert'"
+        " AND metadata ->> 'rule' = 'failed_login_burst_user'"
+    ).fetchone()[0]
+    assert "skipped" in response
+    assert alert["evidence"]

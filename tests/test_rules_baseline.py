@@ -97,10 +97,11 @@ def test_compromise_after_failed_login_burst(
 
 def test_compromise_from_new_location_locks_and_revokes(db):
     """Check that a new-location login followed by access alerts and contains."""
-    login(db, T0 - DAY, "10.0.0.1")
-    success = login(db, T0, "172.16.9.9")
+    now = datetime.now(UTC) - 40 * MIN
+    login(db, now - DAY, "10.0.0.1")
+    success = login(db, now, "172.16.9.9")
     access = log(
-        db, "customer_data_bulk_export", T0 + 30 * MIN, user_id="u1", record_count=10
+        db, "customer_data_bulk_export", now + 30 * MIN, user_id="u1", record_count=10
     )
     check(db)
     [alert] = alerts(db, "compromise_with_data_access")

@@ -8,6 +8,11 @@
 -- do nothing here: refusing is done where pgwarden enforces access.
 -- Returns what was done, for the security_alert event.
 --
+-- Old events get no response: when the alert's last event lies further
+-- back than the response would last (response_duration, or 24 hours when
+-- it is open-ended), the lock or block would already have ended, so an
+-- import of last year's logs alerts but locks nobody today.
+--
 -- A failing response must not lose the alert, nor fail the statement that
 -- stored the events (the real-time trigger runs inside it): the error is
 -- caught, raised as a WARNING and returned, and the alert stands.
@@ -38,6 +43,11 @@ BEGIN
             'is not installed', p_alert.id, v_rule.response;
         RETURN jsonb_build_object('response', v_rule.response,
             'error', 'containment functions are not installed');
+    END IF;
+    IF p_alert.last_seen
+        + coalesce(v_rule.response_duration, interval '24 hours') < now() THEN
+        RETURN jsonb_build_object('response', v_rule.response,
+            'skipped', 'the events are older than the response would last');
     END IF;
     v_reason := format('pgwarden alert %s: %s (%s)', p_alert.id,
         p_alert.rule, p_alert.subject);
