@@ -172,3 +172,39 @@ def test_pg_cron_schedule(db):
     ).fetchone()[0]
     assert job > 0
     db.execute("SELECT cron.unschedule('pgwarden-detect')")
+
+
+def test_loop_survives_a_failing_step(db, dsn):
+    """Check that a failing detection step is reported and delivery goes on."""
+    proc = start_watch(dsn, "--interval", "600")
+    try:
+        assert wait_for(
+            lambda: (
+                db.execute(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE application_name = 'pgwarden watch'"
+                ).fetchone()[0]
+                == 1
+            )
+        )
+        # A message the database refuses to complete: the claim works, the
+        # report of its outcome fails, the watcher must carry on.
+        db.execute(
+            "ALTER FUNCTION warden.complete_notification(bigint, text) "
+            "RENAME TO complete_notification_away"
+        )
+        queue(db, subject="first")
+        time.sleep(2)
+        db.execute(
+            "ALTER FUNCTION warden.complete_notification_away(bigint, text) "
+            "RENAME TO complete_notification"
+        )
+        outbox_id = queue(db, subject="second")
+        assert wait_for(lambda: status_of(db, outbox_id) == "sent")
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "[42883]" in output
+    assert proc.returncode == 0

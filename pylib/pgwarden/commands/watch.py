@@ -12,11 +12,13 @@ queued meanwhile stay in the outbox until it is back.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -32,7 +34,7 @@ from pgwarden.delivery import (
     WebhookTransport,
     deliver_outbox,
 )
-from pgwarden.errors import ConfigurationError
+from pgwarden.errors import ConfigurationError, from_database
 
 log = logging.getLogger(__name__)
 
@@ -152,14 +154,34 @@ class Watcher:
                         self.conn.close()
                     self.conn = None
 
+    def guarded(
+        self,
+        conn: psycopg.Connection,
+        step: Callable[[psycopg.Connection], CycleReport | None],
+    ) -> CycleReport | None:
+        """Run one step; a database error is shown and the loop goes on.
+
+        A lost connection is left to :meth:`loop`, which reconnects; any
+        other error (a lock timeout, a function that fails) must not stop
+        the delivery of notifications, so it is reported and retried at
+        the next turn.
+        """
+        try:
+            return step(conn)
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:
+            self.echo(f"pgwarden watch: {from_database(exc).one_line()}", err=True)
+            return None
+
     def _serve(self, conn: psycopg.Connection) -> None:
         next_check = time.monotonic()
         while not self.stop_event.is_set():
             report = CycleReport()
             if time.monotonic() >= next_check:
-                report = self.run_checks(conn)
                 next_check = time.monotonic() + self.interval
-            self.deliver(conn, report)
+                report = self.guarded(conn, self.run_checks) or report
+            self.guarded(conn, functools.partial(self.deliver, report=report))
             if report.alerts or report.sent or report.failed or report.escalated:
                 log.info(
                     "%d alerts, %d escalated, %d sent, %d failed",
