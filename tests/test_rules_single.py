@@ -156,6 +156,8 @@ def test_real_time_alert_before_commit_and_one_alert_per_subject(
     [alert] = alerts(db, rule)
     assert alert["evidence"] == [first, second]
     assert alert["event_count"] == 2
+    records = args.get("record_count")
+    assert alert["record_count"] == (2 * records if records else None)
     assert check(db) == []
 
 

@@ -56,10 +56,19 @@ BEGIN
         event_count = cardinality(
             warden._merge_ids(a.evidence, excluded.evidence)
         ),
+        -- Only the events new to the alert are read, so that extending a
+        -- long attack costs what the new events cost.
         record_count = (
-            SELECT sum(l.record_count)
+            SELECT CASE WHEN a.record_count IS NULL THEN sum(l.record_count)
+                ELSE a.record_count + coalesce(sum(l.record_count), 0) END
             FROM warden.security_audit_log AS l
-            WHERE l.id = ANY (warden._merge_ids(a.evidence, excluded.evidence))
+            WHERE l.id = ANY (
+                ARRAY(
+                    SELECT unnest(excluded.evidence)
+                    EXCEPT
+                    SELECT unnest(a.evidence)
+                )
+            )
         ),
         user_id = coalesce(a.user_id, excluded.user_id),
         ip_address = CASE WHEN excluded.last_seen >= a.last_seen
