@@ -800,7 +800,7 @@ class Bench:
     # -- the whole run -----------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        """Every step, in an order that keeps the recall data clean."""
+        """Install, then load and measure at each size, then judge recall."""
         started = datetime.now(timezone.utc)
         self.install()
         settings = self.settings()
