@@ -185,3 +185,34 @@ def test_pgaudit_every_audit_line_imported_or_reported(db, dsn, shared_data):
     )
     assert kinds["role_change"] > 0
     assert kinds["customer_data_access"] > 0
+
+
+def test_fail2ban_file_loads_whole(db, dsn, shared_data):
+    """Check that every parsed fail2ban event is stored, addresses as log_event."""
+    path = shared_data / "fail2ban_tests_sshd.log"
+    result = CliRunner().invoke(
+        main,
+        [
+            "ingest",
+            "--format",
+            "auth-log",
+            "--year",
+            "2005",
+            "--output",
+            "json",
+            "--dsn",
+            dsn,
+            str(path),
+        ],
+        catch_exceptions=False,
+    )
+    summary = json.loads(result.stdout)
+    assert summary["events_stored"] == summary["events_parsed"] > 50
+    rows = db.execute(
+        "SELECT metadata ->> 'raw_ip_address', ip_address, "
+        "metadata -> 'data_quality' FROM warden.security_audit_log "
+        "WHERE metadata ->> 'ingest_line' IN ('5', '32')"
+    ).fetchall()
+    # 192.030.0.6 is read by PostgreSQL as 192.30.0.6, as log_event reads
+    # it; ::ffff:1.2.3.4 is stored as the IPv4 address.
+    assert {str(r[1]) for r in rows} == {"192.30.0.6", "1.2.3.4"}
