@@ -145,6 +145,15 @@ class _Session:
     pending: dict[str, Any] | None = None
     users: list[str] = field(default_factory=list)
 
+    def reset(self) -> None:
+        """Forget everything: the process serves a new connection."""
+        self.address = None
+        self.failures = 0
+        self.summarised = False
+        self.probing = []
+        self.pending = None
+        self.users = []
+
 
 class _Parser:
     """State across lines: sshd connections by host and process id."""
@@ -434,7 +443,7 @@ class _Parser:
             )
         if session.pending is not None:
             yield Skipped(session.pending["line"], "refusal without a client address")
-        session.__init__()  # type: ignore[misc]
+        session.reset()
 
     # sudo and su ------------------------------------------------------
     def sudo(self, ctx: _Line, msg: str) -> Iterator[Event | Skipped]:
