@@ -130,6 +130,8 @@ SU_FAILED = re.compile(
 )
 INCORRECT_PASSWORDS = re.compile(r"^(?P<n>\d+) incorrect password attempts?$")
 
+#: Most events one ``message repeated N times`` line may stand for.
+MAX_REPEAT = 10000
 #: sshd reasons that end a connection in failure (code 3 "Auth fail").
 AUTH_FAIL = re.compile(r"Auth fail", re.IGNORECASE)
 
@@ -218,6 +220,13 @@ class _Parser:
         if repeat:
             times = int(repeat["n"])
             msg = repeat["msg"]
+            if times > MAX_REPEAT:
+                # A forged count must not make one line a million events.
+                yield Skipped(
+                    ctx.number,
+                    f"message repeated {times} times (more than {MAX_REPEAT})",
+                )
+                return
         found = False
         for index in range(times):
             for item in self.sshd_message(ctx, msg, session):
