@@ -471,3 +471,45 @@ def test_csvlog_record_spanning_lines_and_dry_run(db, dsn, tmp_path):
         "FROM warden.security_audit_log WHERE source = 'importer'"
     ).fetchone()
     assert row == ("login_failed", "eve", "203.0.113.9", "no_pg_hba_entry")
+
+
+def test_concurrent_ingests_of_one_file_store_each_event_once(db, dsn, tmp_path):
+    """Check that two ingests of one file at the same time store it once."""
+    import threading
+
+    import psycopg
+
+    from pgwarden.commands.ingest import ingest_file
+    from pgwarden.ingest.load import Summary
+
+    path = tmp_path / "auth.log"
+    path.write_text(
+        "".join(
+            f"Dec  1 10:{i // 60:02d}:{i % 60:02d} h sshd[{i}]: Failed password "
+            f"for u{i} from 192.0.2.{i % 250 + 1} port 22 ssh2\n"
+            for i in range(600)
+        )
+    )
+    summaries = [Summary(), Summary()]
+
+    def load(summary: Summary) -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            ingest_file(
+                conn,
+                str(path),
+                format_name="auth-log",
+                options=ParseOptions(year=2026),
+                summary=summary,
+                batch_size=50,
+            )
+
+    threads = [threading.Thread(target=load, args=(s,)) for s in summaries]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(s.events_stored for s in summaries) == 600
+    assert db.execute(
+        "SELECT count(*), count(DISTINCT metadata ->> 'ingest_key') "
+        "FROM warden.security_audit_log WHERE source = 'importer'"
+    ).fetchone() == (600, 600)
