@@ -185,3 +185,34 @@ def test_activity_of_locked_account_is_suspicious(db):
     found = findings(db, "suspicious_activity", until=now + DAY)
     assert [f["evidence"] for f in found] == [[access]]
     assert found[0]["details"]["locked_account"] is not None
+
+
+def compromise_scenario(db):
+    login(db, T0 - DAY, "10.0.0.1")
+    login(db, T0, "172.16.9.9")
+    log(db, "customer_data_access", T0 + MIN, user_id="u1")
+
+
+@pytest.mark.parametrize("rule", ["new_location_login", "compromise_with_data_access"])
+def test_baseline_rules_disabled_silent_and_rerun_idempotent(db, rule):
+    """Check that a disabled rule is silent and an enabled one alerts once."""
+    compromise_scenario(db)
+    assert len(findings(db, rule)) == 1
+    assert len([a for a in check(db) if a["rule"] == rule]) == 1
+    assert check(db) == []
+    db.execute(
+        "UPDATE warden.detection_rules SET enabled = false WHERE rule = %s", (rule,)
+    )
+    assert findings(db, rule) == []
+
+
+def test_new_location_window_tuned_by_update(db):
+    """Check that shortening new_location_login's window makes a network new."""
+    login(db, T0 - 2 * DAY, "10.0.0.1")
+    login(db, T0, "10.0.0.2")
+    assert findings(db, "new_location_login") == []
+    db.execute(
+        "UPDATE warden.detection_rules SET time_window = '1 day'"
+        " WHERE rule = 'new_location_login'"
+    )
+    assert len(findings(db, "new_location_login")) == 1
