@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import psycopg
@@ -125,3 +126,32 @@ def test_response_failure_never_fails_the_report(db, connect_as):
     [alert] = alerts(db, "privilege_escalation_burst")
     assert alert["event_count"] == 2
     assert db.execute("SELECT warden.is_account_locked('u-esc')").fetchone()[0] is False
+
+
+def test_two_writers_of_one_attack_meet_in_one_alert(db, dsn):
+    """Check that two transactions alerting one subject at once share one alert."""
+    first = psycopg.connect(dsn)
+    second = psycopg.connect(dsn)
+    ids_first = [failed(first, ip=f"192.0.2.{i}") for i in range(6)]
+    done: list[list[int]] = []
+
+    def other():
+        done.append([failed(second, ip=f"198.51.100.{i}") for i in range(6)])
+        second.commit()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(timeout=1)
+    assert thread.is_alive(), "the second writer waits for the first alert"
+    first.commit()
+    thread.join(timeout=30)
+    first.close()
+    second.close()
+    [alert] = alerts(db, "failed_login_burst_user")
+    assert alert["evidence"] == sorted(ids_first + done[0])
+    assert (
+        db.execute(
+            "SELECT count(*) FROM warden.account_locks WHERE user_id = 'u-rt'"
+        ).fetchone()[0]
+        == 1
+    )
