@@ -28,6 +28,8 @@ def test_since_counts_earlier_events_towards_windows(db):
     [found] = findings(db, "failed_login_burst_user", since=last, until=last)
     assert found["evidence"] == ids
     assert found["first_seen"] == T0
+    assert found["details"]["subject"] == "user:u1"
+    assert found["details"]["window"] == "00:15:00"
     assert (
         findings(db, "failed_login_burst_user", since=last + timedelta(seconds=1)) == []
     )

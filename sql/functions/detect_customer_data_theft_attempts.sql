@@ -36,7 +36,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT f.rule, f.severity, f.risk_score, f.user_id, f.ip_address,
         f.first_seen, f.last_seen, f.event_count, f.record_count,
-        f.evidence, f.details
+        f.evidence, f.details || jsonb_build_object('subject', f.subject)
     FROM warden._detect(
         'theft',
         coalesce($1, coalesce($2, now()) - interval '24 hours'),
