@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
-from hypothesis import given, settings
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg.types.json import Jsonb
 
 from pgwarden.ingest import FORMATS, ParseOptions, Skipped, parse
+from pgwarden.ingest.load import Loader, Summary
 
 NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -79,3 +84,93 @@ def test_parsers_never_raise(text, fmt):
         else:
             assert item["event_type"] and item["line"] >= 1
             assert item["created_at"].tzinfo is not None
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+addresses = st.one_of(
+    st.none(),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "10.0.0.1",
+            "::ffff:10.1.2.3",
+            "2001:db8::/64",
+            "300.1.2.3",
+            "1.2.3",
+            "fe80::1%eth0",
+            "10.1/16",
+            "010.001.002.003",
+            "::",
+            "::ffff:0:0/100",
+        ]
+    ),
+    st.text(alphabet="0123456789abcdef:./ ", max_size=12),
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    user_id=st.none() | st.text(max_size=6) | st.just("u" * 300),
+    ip_address=addresses,
+    metadata=st.none()
+    | json_values
+    | st.fixed_dictionaries({"data_quality": json_values}),
+)
+def test_loader_stores_what_log_event_stores(db, user_id, ip_address, metadata):
+    """Check that random event fields are stored as log_event stores them."""
+    item = {
+        "line": 1,
+        # A record of its own, so that no example is a duplicate of another.
+        "record": uuid.uuid4().hex,
+        # No rule feeds on logouts, so no alert event interleaves.
+        "event_type": "logout",
+        "user_id": user_id,
+        "ip_address": ip_address,
+        "metadata": metadata,
+        "record_count": None,
+        "table_name": None,
+        "risk_score": None,
+        "created_at": NOW,
+    }
+    summary = Summary()
+    loader = Loader(db, format_name="test", file_label="t", summary=summary)
+    loader.add(item)
+    loader.flush()
+    if summary.skipped:
+        # Refused by the loader: log_event refuses it too.
+        with pytest.raises(psycopg.DataError):
+            db.execute(
+                "SELECT warden.log_event('logout', user_id => %s, "
+                "ip_address => %s, metadata => %s, created_at => %s)",
+                (
+                    user_id,
+                    ip_address,
+                    None if metadata is None else Jsonb(metadata),
+                    NOW,
+                ),
+            )
+        return
+    db.execute(
+        "SELECT warden.log_event('logout', user_id => %s, "
+        "ip_address => %s, metadata => %s, created_at => %s)",
+        (user_id, ip_address, None if metadata is None else Jsonb(metadata), NOW),
+    )
+    rows = db.execute(
+        "SELECT user_id, ip_address, risk_score, metadata "
+        "- '{ingest_key,ingest_file,ingest_line}'::text[] "
+        "FROM warden.security_audit_log WHERE source <> 'pgwarden' "
+        "ORDER BY id DESC LIMIT 2"
+    ).fetchall()
+    assert rows[0] == rows[1]

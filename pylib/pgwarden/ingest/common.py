@@ -175,7 +175,7 @@ _ADDRESS_CHARS = re.compile(r"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$")
 
 def looks_like_address(text: str | None) -> bool:
     """True when ``text`` could be an address (the test _parse_inet makes)."""
-    return bool(text) and bool(_ADDRESS_CHARS.match(text.strip()))
+    return bool(text) and bool(_ADDRESS_CHARS.match(text.strip(" ")))
 
 
 def parse_inet(value: str | None) -> str | None:
@@ -188,7 +188,7 @@ def parse_inet(value: str | None) -> str | None:
     """
     if value is None:
         return None
-    trimmed = value.strip()
+    trimmed = value.strip(" ")  # btrim trims spaces only
     if not trimmed:
         return None
     if DOTTED_QUAD.match(trimmed):

@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -116,6 +117,7 @@ def normalise(
     types: EventTypes,
     *,
     addresses: Callable[[str], str | None] = parse_inet,
+    order_marks: Callable[[list[str | None]], list[str | None]] | None = None,
     now: dt.datetime | None = None,
 ) -> Event:
     """Check and normalise one event as warden.log_event does.
@@ -124,6 +126,13 @@ def normalise(
     with user id, address, risk score and metadata as log_event would
     store them.
     """
+    order_marks = order_marks or python_order
+    for name in ("user_id", "ip_address", "table_name", "event_type"):
+        if "\x00" in str(item.get(name) or ""):
+            raise Refused(f"{name} contains a NUL character")
+    if _has_nul(item.get("metadata")):
+        # jsonb cannot hold \u0000; log_event's caller gets the same refusal.
+        raise Refused("metadata contains a NUL character")
     kind = item["event_type"]
     if kind not in types.defaults:
         raise Refused(f'unknown event type "{kind}"')
@@ -149,10 +158,12 @@ def normalise(
         metadata = dict(metadata)
         marks = metadata.get("data_quality")
         if isinstance(marks, list):
-            # As jsonb_array_elements_text renders them.
-            quality.extend(m if isinstance(m, str) else json.dumps(m) for m in marks)
+            # As jsonb_array_elements_text renders them (null stays null).
+            quality.extend(
+                m if isinstance(m, str) or m is None else json.dumps(m) for m in marks
+            )
     user = item.get("user_id")
-    if user is not None and not str(user).strip():
+    if user is not None and not str(user).strip(" "):
         user = None
         quality.append("empty_user_id")
     elif user is not None and len(user) > 256:
@@ -161,7 +172,7 @@ def normalise(
         quality.append("user_id_truncated")
     address = item.get("ip_address")
     stored_address = None
-    if address is not None and str(address).strip():
+    if address is not None and str(address).strip(" "):
         stored_address = addresses(str(address))
         if stored_address is None:
             metadata["raw_ip_address"] = address
@@ -170,7 +181,7 @@ def normalise(
     if created > reference + dt.timedelta(days=1):
         quality.append("created_at_in_future")
     if quality:
-        metadata["data_quality"] = sorted(set(quality))
+        metadata["data_quality"] = order_marks(quality)
     result = dict(item)
     result.update(
         user_id=user,
@@ -180,6 +191,31 @@ def normalise(
         record_count=None if count is None else int(count),
     )
     return result
+
+
+_PLAIN_MARK = re.compile(r"^[a-z_]+$")
+
+
+def _has_nul(value: Any) -> bool:
+    """True when a JSON value holds a NUL character in a key or string."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def python_order(marks: list[str | None]) -> list[str | None]:
+    """Distinct marks in the order jsonb_agg(DISTINCT) gives plain names.
+
+    Exact for lower-case names with underscores (all of pgwarden's own
+    marks); other text is ordered by the database's collation, which
+    :class:`Loader` asks for.
+    """
+    names = sorted({m for m in marks if m is not None})
+    return [*names, None] if None in marks else names
 
 
 def ingest_key(format_name: str, record: str, occurrence: int, part: int) -> str:
@@ -209,7 +245,7 @@ class AddressResolver:
             for v in values
             if v not in self.cache
             and looks_like_address(v)
-            and not DOTTED_QUAD.match(v.strip())
+            and not DOTTED_QUAD.match(v.strip(" "))
         }
         if not wanted or self.conn is None:
             return
@@ -259,6 +295,39 @@ class Loader:
         except psycopg.errors.InsufficientPrivilege:
             self.session_id = None
 
+    def render_marks(self, item: Event) -> None:
+        """Render non-text data-quality marks as the database renders them.
+
+        log_event reads ``metadata.data_quality`` with
+        jsonb_array_elements_text; numbers, objects and arrays in it are
+        turned into text by the database, exactly.
+        """
+        metadata = item.get("metadata")
+        if not isinstance(metadata, dict):
+            return
+        marks = metadata.get("data_quality")
+        if not isinstance(marks, list) or all(
+            m is None or isinstance(m, str) for m in marks
+        ):
+            return
+        rendered = [
+            text
+            for (text,) in self.conn.execute(
+                "SELECT q FROM jsonb_array_elements_text(%s) AS q",
+                (Jsonb(marks),),
+            )
+        ]
+        item["metadata"] = {**metadata, "data_quality": rendered}
+
+    def order_marks(self, marks: list[str | None]) -> list[str | None]:
+        """Order data-quality marks as log_event's jsonb_agg(DISTINCT) does."""
+        if all(m is not None and _PLAIN_MARK.match(m) for m in marks):
+            return python_order(marks)
+        return self.conn.execute(
+            "SELECT jsonb_agg(DISTINCT q) FROM unnest(%s::text[]) AS q",
+            (marks,),
+        ).fetchone()[0]
+
     def add(self, item: Event | Skipped) -> None:
         """Take one parser output; store full batches."""
         if isinstance(item, Skipped):
@@ -286,8 +355,14 @@ class Loader:
         )
         rows = []
         for item in batch:
+            self.render_marks(item)
             try:
-                clean = normalise(item, self.types, addresses=self.addresses)
+                clean = normalise(
+                    item,
+                    self.types,
+                    addresses=self.addresses,
+                    order_marks=self.order_marks,
+                )
             except Refused as exc:
                 self.summary.skip(item["line"], str(exc))
                 continue
