@@ -11,7 +11,13 @@ alerts, incidents and the messages sent to the security team.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -21,6 +27,8 @@ APP_LOGIN = "pgw_app_login"
 ANALYST_LOGIN = "pgw_analyst_login"
 MALLORY = "pgw_mallory"
 ATTACKERS = [APP_LOGIN, ANALYST_LOGIN, MALLORY]
+#: The installed command, beside the interpreter running the tests.
+PGWARDEN = str(Path(sys.executable).with_name("pgwarden"))
 
 
 def ensure_role(db: psycopg.Connection, name: str, *member_of: str) -> None:
@@ -312,3 +320,43 @@ def test_placeholders_inside_a_user_id_are_not_expanded(db, login_as):
     incident = scalar(db, "SELECT id FROM warden.incidents WHERE user_id = %s", (user,))
     text = scalar(db, "SELECT warden.render_critical_alert(%s)", (incident,))
     assert f"User: {user}\n" in text
+
+
+def test_forged_notifications_deliver_nothing(db, dsn, login_as):
+    """Check that NOTIFY from an ordinary login makes the watcher send nothing."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    watcher = subprocess.Popen(
+        [PGWARDEN, "watch", "--dsn", dsn, "--interval", "600"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not scalar(
+            db,
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE application_name = 'pgwarden watch'",
+        ):
+            time.sleep(0.2)
+        mallory = login_as(MALLORY)
+        for channel, payload in [
+            ("warden_outbox", "1"),
+            ("warden_outbox", "'; DROP TABLE warden.alerts; --"),
+            ("warden_alerts", "999999"),
+            ("warden_sessions", '{"user_id": "u-1", "revocation_id": 1}'),
+        ]:
+            mallory.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+        time.sleep(2)
+        assert watcher.poll() is None, "the watcher died"
+        watcher.send_signal(signal.SIGTERM)
+        output, _ = watcher.communicate(timeout=20)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.communicate()
+    assert watcher.returncode == 0, output
+    assert "---" not in output  # no message was delivered
+    assert scalar(db, "SELECT count(*) FROM warden.notification_outbox") == 0
+    assert scalar(db, "SELECT to_regclass('warden.alerts') IS NOT NULL") is True
