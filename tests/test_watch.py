@@ -208,3 +208,14 @@ def test_loop_survives_a_failing_step(db, dsn):
             proc.kill()
     assert "[42883]" in output
     assert proc.returncode == 0
+
+
+def test_unreachable_database_fails_at_start(tmp_path):
+    """Check that a watcher that cannot connect at all exits 3 at once."""
+    bad = f"host={tmp_path} port=1 dbname=nowhere user=nobody connect_timeout=2"
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["watch", "--dsn", bad])
+    assert result.exit_code == 3
+    assert time.monotonic() - started < 10
+    assert result.output.startswith("pgwarden: error: ")
+    assert "Traceback" not in result.output

@@ -130,15 +130,24 @@ class Watcher:
         return conn
 
     def loop(self) -> None:
-        """Run until stopped; reconnect with backoff when the server goes."""
+        """Run until stopped; reconnect with backoff when the server goes.
+
+        The first connection must succeed (a wrong DSN or password is an
+        error, not something to retry for ever); after that, a lost
+        connection is retried until it comes back.
+        """
         delay = 1.0
+        connected = False
         while not self.stop_event.is_set():
             try:
                 self.conn = self.listen()
+                connected = True
                 log.info("watching %s", describe(self.dsn))
                 delay = 1.0
                 self._serve(self.conn)
             except psycopg.OperationalError as exc:
+                if not connected:
+                    raise
                 if self.stop_event.is_set():
                     break
                 self.echo(
