@@ -22,7 +22,7 @@ BEGIN
                 '_role_permits', '_has_high_value_clearance',
                 '_login_location_is_new', '_was_ip_blocked',
                 '_failed_login_burst_before', '_detect', '_detect_windowed',
-                '_detect_single', '_detect_new_location',
+                '_detect_single', '_judge_single', '_detect_new_location',
                 '_detect_compromise', '_detect_unusual_access',
                 '_detect_contained_activity', '_respond_to_alert',
                 '_save_finding'

@@ -4,6 +4,10 @@
 -- IPv6 address by its /64 network (one host usually holds a whole /64).
 -- The same expression is indexed by security_audit_log_failed_ip_idx;
 -- keep the two alike.
+--
+-- No SET search_path: a SQL-standard body is resolved when the function
+-- is created, so the caller's path cannot change what it means, and
+-- without a SET clause PostgreSQL can inline it into the calling query.
 CREATE OR REPLACE FUNCTION warden._address_subject(
     p_ip inet
 )
@@ -11,7 +15,6 @@ RETURNS inet
 LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN family(p_ip) = 6
     THEN network(set_masklen(p_ip, 64)) ELSE p_ip END;
 

@@ -4,6 +4,10 @@
 -- warden.app_role_permissions.actions: read, export, or for a change
 -- insert, update, delete or truncate (metadata.operation), else modify.
 -- NULL for events that do not touch customer data.
+--
+-- No SET search_path: a SQL-standard body is resolved when the function
+-- is created, so the caller's path cannot change what it means, and
+-- without a SET clause PostgreSQL can inline it into the calling query.
 CREATE OR REPLACE FUNCTION warden._customer_action(
     p_event_type text,
     p_metadata jsonb
@@ -11,7 +15,6 @@ CREATE OR REPLACE FUNCTION warden._customer_action(
 RETURNS text
 LANGUAGE sql
 STABLE
-SET search_path = pg_catalog, pg_temp
 RETURN (
     SELECT CASE t.category
         WHEN 'data_read' THEN 'read'

@@ -7,6 +7,10 @@
 -- metadata.country when both logins report one, else the network (IPv4
 -- /24, IPv6 /64). NULL when it cannot be judged: the user's first login
 -- ever, or a login with neither address nor country.
+--
+-- No SET search_path: a SQL-standard body is resolved when the function
+-- is created, so the caller's path cannot change what it means, and
+-- without a SET clause PostgreSQL can inline it into the calling query.
 CREATE OR REPLACE FUNCTION warden._login_location_is_new(
     p_user_id text,
     p_ip inet,
@@ -18,7 +22,6 @@ CREATE OR REPLACE FUNCTION warden._login_location_is_new(
 RETURNS boolean
 LANGUAGE sql
 STABLE
-SET search_path = pg_catalog, pg_temp
 RETURN CASE
     WHEN p_ip IS NULL AND nullif(btrim(p_country), '') IS NULL THEN NULL
     WHEN NOT EXISTS (

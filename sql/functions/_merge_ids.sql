@@ -1,6 +1,10 @@
 -- warden._merge_ids(p_a bigint[], p_b bigint[]) RETURNS bigint[]
 --
 -- The sorted union of two lists of event ids, for extending evidence.
+--
+-- No SET search_path: a SQL-standard body is resolved when the function
+-- is created, so the caller's path cannot change what it means, and
+-- without a SET clause PostgreSQL can inline it into the calling query.
 CREATE OR REPLACE FUNCTION warden._merge_ids(
     p_a bigint [],
     p_b bigint []
@@ -9,7 +13,6 @@ RETURNS bigint []
 LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 RETURN ARRAY(
     SELECT DISTINCT x
     FROM unnest(coalesce(p_a, '{}') || coalesce(p_b, '{}')) AS x

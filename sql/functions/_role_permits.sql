@@ -4,6 +4,10 @@
 -- Whether one of the application roles of a user allows an action on a
 -- table. NULL when the user holds no role: such users are not judged by
 -- role_violation, since pgwarden cannot know what they may do.
+--
+-- No SET search_path: a SQL-standard body is resolved when the function
+-- is created, so the caller's path cannot change what it means, and
+-- without a SET clause PostgreSQL can inline it into the calling query.
 CREATE OR REPLACE FUNCTION warden._role_permits(
     p_user_id text,
     p_table text,
@@ -12,7 +16,6 @@ CREATE OR REPLACE FUNCTION warden._role_permits(
 RETURNS boolean
 LANGUAGE sql
 STABLE
-SET search_path = pg_catalog, pg_temp
 RETURN CASE
     WHEN NOT EXISTS (
         SELECT 1 FROM warden.app_user_roles AS ur

@@ -3,13 +3,16 @@
 -- Sensitivity of a logical table as events name it: normal, sensitive or
 -- high_value (normal when the table is not listed). A leading "public." is
 -- ignored on both sides, so "customers" and "public.customers" agree.
+--
+-- No SET search_path: a SQL-standard body is resolved when the function
+-- is created, so the caller's path cannot change what it means, and
+-- without a SET clause PostgreSQL can inline it into the calling query.
 CREATE OR REPLACE FUNCTION warden._table_sensitivity(
     p_table text
 )
 RETURNS text
 LANGUAGE sql
 STABLE
-SET search_path = pg_catalog, pg_temp
 RETURN coalesce(
     (
         SELECT s.sensitivity

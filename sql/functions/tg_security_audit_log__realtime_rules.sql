@@ -33,6 +33,7 @@ DECLARE
     v_address_window interval;
     v_user_peak bigint := 0;
     v_address_peak bigint := 0;
+    v_rows warden.security_audit_log [];
     v_finding warden.detection_finding;
 BEGIN
     SELECT
@@ -174,13 +175,34 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    FOR v_finding IN
-        SELECT *
-        FROM warden._detect(
-            NULL, '-infinity', 'infinity', NULL, v_ids, true, v_rules
-        )
+    -- The single-event rules judge the statement's rows as they are; the
+    -- window rules read the log around them.
+    v_rows := ARRAY(
+        SELECT n FROM new_rows AS n WHERE n.source <> 'pgwarden'
+    );
+    FOR v_rule IN
+        SELECT r.*
+        FROM warden.detection_rules AS r
+        WHERE r.rule = ANY (v_rules)
+        ORDER BY r.rule
     LOOP
-        PERFORM warden._save_finding(v_finding);
+        FOR v_finding IN
+            SELECT *
+            FROM warden._judge_single(v_rule, v_rows)
+            WHERE v_rule.rule IN ('bulk_export', 'sensitive_export',
+                'privilege_escalation_attempt', 'role_violation',
+                'unauthorized_high_value_access')
+            UNION ALL
+            SELECT *
+            FROM warden._detect_windowed(
+                v_rule, '-infinity', 'infinity', NULL, v_ids
+            )
+            WHERE v_rule.rule IN ('failed_login_burst_user',
+                'failed_login_burst_ip', 'credential_stuffing',
+                'privilege_escalation_burst')
+        LOOP
+            PERFORM warden._save_finding(v_finding);
+        END LOOP;
     END LOOP;
     RETURN NULL;
 END
