@@ -513,3 +513,25 @@ def test_concurrent_ingests_of_one_file_store_each_event_once(db, dsn, tmp_path)
         "SELECT count(*), count(DISTINCT metadata ->> 'ingest_key') "
         "FROM warden.security_audit_log WHERE source = 'importer'"
     ).fetchone() == (600, 600)
+
+
+def test_progress_bar_does_not_disturb_loading(db, tmp_path):
+    """Check that loading with the terminal progress bar stores every event."""
+    from pgwarden.commands.ingest import ingest_file
+    from pgwarden.ingest.load import Summary
+
+    path = tmp_path / "auth.log"
+    path.write_text(
+        "Dec  1 10:00:00 h sshd[1]: Accepted password for a from 192.0.2.1 "
+        "port 1 ssh2\n" * 3
+    )
+    summary = Summary()
+    ingest_file(
+        db,
+        str(path),
+        format_name="auth-log",
+        options=ParseOptions(year=2026),
+        summary=summary,
+        show_progress=True,
+    )
+    assert (summary.lines_read, summary.events_stored) == (3, 3)
