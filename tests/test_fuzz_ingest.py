@@ -111,15 +111,6 @@ def check_bad_record(db: psycopg.Connection, summary: Summary, fmt: str) -> None
         assert metadata.get("data_quality"), metadata.get("ingest_line")
 
 
-NUL_DEFECT = pytest.mark.xfail(
-    strict=True,
-    reason="pylib/pgwarden/ingest/load.py (Loader.copy): a parsed field "
-    "holding NUL (a raw NUL in an auth.log, server-log or pgaudit user name, "
-    "or a JSON \\u0000 escape) reaches COPY, psycopg raises DataError "
-    "('PostgreSQL text fields cannot contain NUL'), ingest_file aborts: "
-    "the whole batch (up to 500 valid events) and the rest of the file are "
-    "lost",
-)
 UTF8_DEFECT = pytest.mark.xfail(
     strict=True,
     reason="pylib/pgwarden/commands/ingest.py (_lines) decodes with "
@@ -131,10 +122,6 @@ UTF8_DEFECT = pytest.mark.xfail(
 def case(fmt: str, kind: str):
     """One parameter of the matrix, marked where a defect is known."""
     marks = []
-    if kind == "json_escaped_nul" and fmt == "jsonl":
-        marks.append(NUL_DEFECT)
-    if kind == "nul_in_user" and fmt != "jsonl":
-        marks.append(NUL_DEFECT)
     if kind == "invalid_utf8_in_user" and fmt != "jsonl":
         marks.append(UTF8_DEFECT)
     return pytest.param(fmt, kind, marks=marks, id=f"{fmt}-{kind}")
