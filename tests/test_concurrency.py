@@ -466,3 +466,21 @@ def test_rate_alerts_do_not_depend_on_when_detection_ran(db, fresh_database):
         store_accesses(other, "clerk", 0, 110)
         other.execute("SELECT count(*) FROM warden.check_customer_data_access_alerts()")
         assert rate_rules(db) == rate_rules(other)
+
+
+def test_writers_meet_no_error_while_responses_lock_and_block(db, dsn):
+    """Check that real-time locks and blocks under load fail no writer's report."""
+    out = run_load(dsn, lambda w, stop, o: write_events(dsn, w, stop, o))
+    assert_no_contention(out)
+    stored = db.execute(
+        "SELECT metadata ->> 'tag', id FROM warden.security_audit_log "
+        "WHERE source = 'application'"
+    ).fetchall()
+    assert dict(stored) == out.stored
+    # The responses did happen meanwhile: accounts locked, addresses blocked.
+    locks, blocks = db.execute(
+        "SELECT (SELECT count(*) FROM warden.account_locks), "
+        "(SELECT count(*) FROM warden.ip_blocks)"
+    ).fetchone()
+    assert locks > 0
+    assert blocks > 0
