@@ -360,3 +360,40 @@ def test_forged_notifications_deliver_nothing(db, dsn, login_as):
     assert "---" not in output  # no message was delivered
     assert scalar(db, "SELECT count(*) FROM warden.notification_outbox") == 0
     assert scalar(db, "SELECT to_regclass('warden.alerts') IS NOT NULL") is True
+
+
+@pytest.mark.parametrize(
+    ("attack", "kind"),
+    [
+        (
+            "ALTER TABLE public.cust DISABLE TRIGGER warden_20_capture_insert",
+            "capture_trigger_disabled",
+        ),
+        (
+            "DROP TRIGGER warden_20_capture_insert ON public.cust",
+            "capture_trigger_missing",
+        ),
+    ],
+    ids=["disable", "drop"],
+)
+def test_table_owner_switching_capture_off_is_made_evident(db, dsn, attack, kind):
+    """Check that an owner disarming capture on its own table is reported."""
+    ensure_role(db, "pgw_table_owner")
+    db.execute("CREATE TABLE public.cust (id int PRIMARY KEY)")
+    db.execute("ALTER TABLE public.cust OWNER TO pgw_table_owner")
+    db.execute("SELECT warden.watch_table('public.cust', 'sensitive')")
+    with psycopg.connect(dsn, user="pgw_table_owner", autocommit=True) as owner:
+        owner.execute(attack)
+        owner.execute("INSERT INTO public.cust SELECT generate_series(1, 500)")
+    assert (
+        scalar(
+            db,
+            "SELECT count(*) FROM warden.security_audit_log "
+            "WHERE event_type = 'customer_data_modify'",
+        )
+        == 0
+    )
+    problems = db.execute(
+        "SELECT kind, object FROM warden.verify_audit_log()"
+    ).fetchall()
+    assert (kind, "public.cust") in {(k, o) for k, o in problems}, problems
