@@ -16,7 +16,6 @@ RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     v_ids bigint [];
@@ -33,6 +32,7 @@ DECLARE
     v_address_window interval;
     v_user_peak bigint := 0;
     v_address_peak bigint := 0;
+    v_address_users bigint := 0;
     v_rows warden.security_audit_log [];
     v_finding warden.detection_finding;
 BEGIN
@@ -70,8 +70,8 @@ BEGIN
         FROM warden.detection_rules AS r
         WHERE r.enabled
             AND r.realtime;
-        SELECT max(cu.n), max(ca.n)
-        INTO v_user_peak, v_address_peak
+        SELECT max(cu.n), max(ca.n), max(ca.users)
+        INTO v_user_peak, v_address_peak, v_address_users
         FROM unnest(v_users, v_addresses, v_times) AS n (u, a, t)
         CROSS JOIN LATERAL (
             SELECT count(*) AS n
@@ -84,7 +84,11 @@ BEGIN
                 AND n.t + v_user_window
         ) AS cu
         CROSS JOIN LATERAL (
-            SELECT count(*) AS n
+            SELECT
+                count(*) AS n,
+                count(DISTINCT coalesce(e.user_id,
+                    nullif(btrim(e.metadata ->> 'attempted_user'), '')))
+                    AS users
             FROM warden.security_audit_log AS e
             WHERE e.event_type = 'login_failed'
                 AND (CASE WHEN family(e.ip_address) = 6
@@ -114,7 +118,7 @@ BEGIN
             WHEN v_rule.rule = 'failed_login_burst_ip' THEN
                 v_hit := v_address_peak > v_rule.threshold;
             WHEN v_rule.rule = 'credential_stuffing' THEN
-                v_hit := v_address_peak >= v_rule.threshold;
+                v_hit := v_address_users >= v_rule.threshold;
             WHEN v_rule.rule = 'privilege_escalation_burst'
                 AND v_escalation THEN
                 SELECT bool_or(c.n >= v_rule.threshold) INTO v_hit
