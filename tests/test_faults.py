@@ -395,3 +395,63 @@ def test_watcher_survives_a_database_restart(private_server):
     assert proc.returncode == 0, output
     assert "connection lost" in output
     assert "after restart" in output
+
+
+# A sequence is not rolled back with the failing transaction, so the fault
+# fires on the first attempt at line 55 only.
+FAIL_AT_LINE = """
+CREATE SEQUENCE public.fault_attempts;
+CREATE FUNCTION public.fault_fail_once() RETURNS trigger
+LANGUAGE plpgsql AS $f$
+BEGIN
+    IF EXISTS (SELECT 1 FROM new_rows
+               WHERE (metadata ->> 'ingest_line')::int = 55)
+        AND nextval('public.fault_attempts') = 1 THEN
+        RAISE EXCEPTION 'simulated crash' USING ERRCODE = 'XX000';
+    END IF;
+    RETURN NULL;
+END
+$f$;
+CREATE TRIGGER zz_fault_fail_once AFTER INSERT ON warden.security_audit_log
+REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION public.fault_fail_once();
+"""
+
+
+def test_importer_crash_midway_then_rerun_stores_each_event_once(db, tmp_path):
+    """Check that a crashed import, run again, stores every event exactly once."""
+    import pgwarden.cli  # noqa: F401  (loads the commands in their order)
+    from pgwarden.commands.ingest import ingest_file
+    from pgwarden.ingest import ParseOptions
+    from pgwarden.ingest.load import Summary
+
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        "".join(
+            f'{{"event_type": "logout", "user_id": "u{i}", '
+            f'"created_at": "2026-12-01T10:{i // 60:02d}:{i % 60:02d}Z"}}\n'
+            for i in range(1, 101)
+        )
+    )
+    db.execute(FAIL_AT_LINE)
+
+    def run() -> None:
+        ingest_file(
+            db,
+            str(path),
+            format_name="jsonl",
+            options=ParseOptions(),
+            summary=Summary(),
+            batch_size=10,
+        )
+
+    with pytest.raises(psycopg.errors.InternalError):
+        run()
+    partial = scalar(db, "SELECT count(*) FROM warden.security_audit_log")
+    assert partial == 50  # five whole batches, not a row of the sixth
+    run()
+    rows = db.execute(
+        "SELECT user_id, count(*) FROM warden.security_audit_log GROUP BY 1"
+    ).fetchall()
+    assert len(rows) == 100
+    assert all(n == 1 for _user, n in rows)
