@@ -38,53 +38,63 @@ BEGIN
             'data_modify', 'privilege')
         AND t.event_type <> 'login_failed';
 
+    -- Driven from the locks and blocks (few) rather than from the events
+    -- (many): each lock or block reads the events of its time span only.
     RETURN QUERY
+    WITH hits AS (
+        SELECT e.id, e.user_id, e.ip_address, e.created_at, e.event_type,
+            e.record_count, l.id AS lock_id, NULL::bigint AS block_id
+        FROM warden.account_locks AS l
+        INNER JOIN warden.security_audit_log AS e
+            ON e.user_id = l.user_id
+            AND e.created_at >= l.locked_at
+            AND e.created_at < least(
+                coalesce(l.lifted_at, 'infinity'),
+                coalesce(l.expires_at, 'infinity')
+            )
+        WHERE e.event_type = ANY (v_types)
+            AND e.source <> 'pgwarden'
+            AND e.created_at BETWEEN p_since AND p_until
+            AND (p_min_id IS NULL OR e.id > p_min_id)
+            AND (p_ids IS NULL OR e.id = ANY (p_ids))
+        UNION ALL
+        SELECT e.id, e.user_id, e.ip_address, e.created_at, e.event_type,
+            e.record_count, NULL, b.id
+        FROM warden.ip_blocks AS b
+        INNER JOIN warden.security_audit_log AS e
+            ON e.ip_address <<= b.network
+            AND e.created_at >= b.blocked_at
+            AND e.created_at < least(
+                coalesce(b.lifted_at, 'infinity'),
+                coalesce(b.expires_at, 'infinity')
+            )
+        WHERE e.event_type = ANY (v_types)
+            AND e.source <> 'pgwarden'
+            AND e.created_at BETWEEN p_since AND p_until
+            AND (p_min_id IS NULL OR e.id > p_min_id)
+            AND (p_ids IS NULL OR e.id = ANY (p_ids))
+    )
     SELECT
         p_rule.rule,
         p_rule.severity,
         p_rule.risk_score,
-        e.user_id,
-        e.ip_address,
-        coalesce('user:' || e.user_id, 'ip:' || abbrev(e.ip_address)),
-        e.created_at,
-        e.created_at,
+        h.user_id,
+        h.ip_address,
+        coalesce('user:' || h.user_id, 'ip:' || abbrev(h.ip_address)),
+        h.created_at,
+        h.created_at,
         1,
-        e.record_count::bigint,
-        ARRAY[e.id],
+        h.record_count::bigint,
+        ARRAY[h.id],
         jsonb_strip_nulls(jsonb_build_object(
-            'event_type', e.event_type,
-            'locked_account', lk.id,
-            'blocked_address', bk.id
+            'event_type', h.event_type,
+            'locked_account', min(h.lock_id),
+            'blocked_address', min(h.block_id)
         ))
-    FROM warden.security_audit_log AS e
-    LEFT JOIN LATERAL (
-        SELECT l.id
-        FROM warden.account_locks AS l
-        WHERE l.user_id = e.user_id
-            AND l.locked_at <= e.created_at
-            AND (l.lifted_at IS NULL OR l.lifted_at > e.created_at)
-            AND (l.expires_at IS NULL OR l.expires_at > e.created_at)
-        ORDER BY l.id
-        LIMIT 1
-    ) AS lk ON true
-    LEFT JOIN LATERAL (
-        SELECT b.id
-        FROM warden.ip_blocks AS b
-        WHERE e.ip_address <<= b.network
-            AND b.blocked_at <= e.created_at
-            AND (b.lifted_at IS NULL OR b.lifted_at > e.created_at)
-            AND (b.expires_at IS NULL OR b.expires_at > e.created_at)
-        ORDER BY b.id
-        LIMIT 1
-    ) AS bk ON true
-    WHERE e.event_type = ANY (v_types)
-        AND e.source <> 'pgwarden'
-        AND e.created_at BETWEEN p_since AND p_until
-        AND (p_min_id IS NULL OR e.id > p_min_id)
-        AND (p_ids IS NULL OR e.id = ANY (p_ids))
-        AND (e.user_id IS NOT NULL OR e.ip_address IS NOT NULL)
-        AND (lk.id IS NOT NULL OR bk.id IS NOT NULL)
-    ORDER BY e.created_at, e.id;
+    FROM hits AS h
+    GROUP BY h.id, h.user_id, h.ip_address, h.created_at, h.event_type,
+        h.record_count
+    ORDER BY h.created_at, h.id;
 END
 $$;
 

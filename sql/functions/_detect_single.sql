@@ -34,6 +34,22 @@ DECLARE
     END;
     v_events warden.security_audit_log [];
 BEGIN
+    -- Rules whose data model is empty cannot hit: skip reading the log.
+    IF (p_rule.rule = 'role_violation'
+            AND NOT EXISTS (SELECT 1 FROM warden.app_user_roles))
+        OR (p_rule.rule = 'unauthorized_high_value_access'
+            AND NOT EXISTS (
+                SELECT 1 FROM warden.table_sensitivity AS s
+                WHERE s.sensitivity = 'high_value'
+            )
+            AND NOT EXISTS (SELECT 1 FROM warden.high_value_customers))
+        OR (p_rule.rule = 'sensitive_export'
+            AND NOT EXISTS (
+                SELECT 1 FROM warden.table_sensitivity AS s
+                WHERE s.sensitivity <> 'normal'
+            )) THEN
+        RETURN;
+    END IF;
     v_events := ARRAY(
         SELECT e
         FROM warden.security_audit_log AS e

@@ -140,9 +140,19 @@ BEGIN
                 AND e.source <> 'pgwarden'
                 AND %6$s
         ),
+        -- A subject that cannot reach the threshold over its whole context
+        -- cannot reach it in a window: counting distinct values per window
+        -- is the dear part, so such subjects are left out first.
+        judged AS (
+            SELECT c.k
+            FROM ctx AS c
+            GROUP BY c.k
+            HAVING %9$s
+        ),
         win AS (
             SELECT c.k, c.t, c.t_lo, c.t_hi, %4$s
             FROM ctx AS c
+            WHERE c.k IN (SELECT j.k FROM judged AS j)
             WINDOW w AS (
                 PARTITION BY c.k ORDER BY c.t
                 RANGE BETWEEN $5 PRECEDING AND CURRENT ROW
@@ -219,7 +229,12 @@ BEGIN
         v_cmp,
         -- cumulative_export: no single export in the window passes the
         -- threshold (bulk_export reports those).
-        CASE WHEN v_measure = 'sum' THEN 'h.largest <= $6' ELSE 'true' END
+        CASE WHEN v_measure = 'sum' THEN 'h.largest <= $6' ELSE 'true' END,
+        CASE v_measure
+            WHEN 'count' THEN 'count(*) ' || v_cmp || ' $6'
+            WHEN 'sum' THEN 'sum(coalesce(c.record_count, 0)) > $6'
+            ELSE 'count(DISTINCT c.v) ' || v_cmp || ' $6'
+        END
     );
 
     FOR v_row IN EXECUTE v_sql

@@ -89,8 +89,11 @@ BEGIN
             WHEN 'role_violation' THEN
                 e.user_id IS NOT NULL
                 AND e.table_name IS NOT NULL
-                AND NOT warden._role_permits(e.user_id, e.table_name,
-                    j.action)
+                AND CASE WHEN EXISTS (
+                    SELECT 1 FROM warden.app_user_roles AS ur
+                    WHERE ur.user_id = e.user_id
+                ) THEN NOT warden._role_permits(e.user_id, e.table_name,
+                    j.action) ELSE false END
             WHEN 'unauthorized_high_value_access' THEN
                 e.user_id IS NOT NULL
                 AND (
