@@ -30,8 +30,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+import pgwarden.cli  # noqa: F401  (loads the commands in their order)
 from pgwarden import install
+from pgwarden.commands.ingest import ingest_file
 from pgwarden.delivery import DeliveryError, Message, Router, deliver_outbox
+from pgwarden.ingest import ParseOptions
+from pgwarden.ingest.load import Summary
 
 PGWARDEN = str(Path(sys.executable).with_name("pgwarden"))
 
@@ -420,11 +424,6 @@ FOR EACH STATEMENT EXECUTE FUNCTION public.fault_fail_once();
 
 def test_importer_crash_midway_then_rerun_stores_each_event_once(db, tmp_path):
     """Check that a crashed import, run again, stores every event exactly once."""
-    import pgwarden.cli  # noqa: F401  (loads the commands in their order)
-    from pgwarden.commands.ingest import ingest_file
-    from pgwarden.ingest import ParseOptions
-    from pgwarden.ingest.load import Summary
-
     path = tmp_path / "events.jsonl"
     path.write_text(
         "".join(
