@@ -216,3 +216,17 @@ def test_new_location_window_tuned_by_update(db):
         " WHERE rule = 'new_location_login'"
     )
     assert len(findings(db, "new_location_login")) == 1
+
+
+def test_activity_from_blocked_address_is_suspicious(db):
+    """Check that activity from a blocked network alerts once per event."""
+    db.execute("SELECT warden.block_ip('198.18.1.0/24', '1 hour', 'test')")
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    access = log(
+        db, "customer_data_access", now, user_id="u-b", ip_address="198.18.1.5"
+    )
+    log(db, "customer_data_access", now, user_id="u-b", ip_address="198.18.2.5")
+    found = findings(db, "suspicious_activity", until=now + DAY)
+    assert [(f["evidence"], f["details"]["blocked_address"] > 0) for f in found] == [
+        ([access], True)
+    ]
