@@ -510,16 +510,6 @@ def write_far_ahead(dsn: str, writer: int, stop: float, out: Outcome) -> None:
             i += 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sql/functions/maintain_log_partitions.sql locks only the default "
-    "partition (EXCLUSIVE), then creates, fills and ATTACHes the new month's "
-    "partition: an insert routed to the default partition before the attach "
-    "waits on that lock and then fails with 23514 (new row violates the "
-    "default partition's constraint), so log_event refuses the event (about "
-    "9 per 3-second run here); locking the parent against inserts "
-    "(e.g. SHARE ROW EXCLUSIVE) first, or retrying the insert, would avoid it",
-)
 def test_partition_maintenance_beside_writers(db, dsn):
     """Check that creating partitions and moving rows under load loses nothing."""
     out = Outcome()

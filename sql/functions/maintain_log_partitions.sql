@@ -34,6 +34,7 @@ DECLARE
             WHERE s.name = 'partition_months_ahead'),
         3
     );
+    v_months timestamp [];
     v_month timestamp;
     v_from timestamptz;
     v_to timestamptz;
@@ -46,30 +47,44 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                 HINT = 'Give 0 to 1200 months.';
     END IF;
-    -- One maintainer at a time; concurrent callers wait and then find the
-    -- work done.
-    PERFORM pg_advisory_xact_lock(hashtext('warden.maintain_log_partitions'));
-    -- Writers into the default partition wait while rows move out of it.
-    LOCK TABLE warden.security_audit_log_default IN EXCLUSIVE MODE;
-
-    FOR v_month IN
+    -- The months to create: around now, and those waiting in the default
+    -- partition. Found without locks, so a call with nothing to do never
+    -- makes writers wait.
+    SELECT coalesce(array_agg(m ORDER BY m), '{}')
+    INTO v_months
+    FROM (
         -- Months are counted on the UTC calendar, whatever the session's
         -- time zone.
-        SELECT m
+        SELECT g.m
         FROM generate_series(
             date_trunc('month', now() AT TIME ZONE 'UTC')
             - make_interval(months => v_behind),
             date_trunc('month', now() AT TIME ZONE 'UTC')
             + make_interval(months => v_ahead),
             interval '1 month'
-        ) AS m
+        ) AS g (m)
         UNION
         SELECT DISTINCT date_trunc('month', d.created_at AT TIME ZONE 'UTC')
         FROM warden.security_audit_log_default AS d
         WHERE isfinite(d.created_at)
             AND d.created_at >= timestamptz '1900-01-01 00:00:00+00'
             AND d.created_at < timestamptz '10000-01-01 00:00:00+00'
-        ORDER BY 1
+    ) AS months (m)
+    WHERE to_regclass(format(
+        'warden.%I', 'security_audit_log_p' || to_char(m, 'YYYYMM')
+    )) IS NULL;
+    IF cardinality(v_months) = 0 THEN
+        RETURN;
+    END IF;
+
+    -- One maintainer at a time; concurrent callers wait and then find the
+    -- work done.
+    PERFORM pg_advisory_xact_lock(hashtext('warden.maintain_log_partitions'));
+    -- Writers wait until the new partitions are attached: an insert routed
+    -- to the default partition meanwhile would violate its new constraint.
+    LOCK TABLE warden.security_audit_log IN SHARE ROW EXCLUSIVE MODE;
+
+    FOREACH v_month IN ARRAY v_months
     LOOP
         v_from := v_month AT TIME ZONE 'UTC';
         v_to := (v_month + interval '1 month') AT TIME ZONE 'UTC';
