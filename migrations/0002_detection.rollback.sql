@@ -3,6 +3,8 @@
 -- its tables and type, and the partial indexes of the event log it added.
 DROP TRIGGER IF EXISTS security_audit_log_30_realtime_rules
 ON warden.security_audit_log;
+DROP TRIGGER IF EXISTS security_audit_log_05_assign_xid
+ON warden.security_audit_log;
 
 DO $drop$
 DECLARE
@@ -17,6 +19,7 @@ BEGIN
                 'detect_customer_data_theft_attempts',
                 'monitor_unauthorized_customer_access',
                 'tg_security_audit_log__realtime_rules',
+                'tg_security_audit_log__assign_xid',
                 '_address_subject', '_location_network', '_event_types_of',
                 '_table_sensitivity', '_merge_ids', '_customer_action',
                 '_role_permits', '_has_high_value_clearance',

@@ -17,8 +17,10 @@
 -- judged again by the next run; alerts are idempotent, so that costs work
 -- but never duplicates. A long-running writing transaction anywhere in the
 -- cluster holds the mark back and makes runs re-judge more events until it
--- ends. (Known race: an insert that takes its id and then its transaction
--- id a moment after a run read the snapshot can be missed.)
+-- ends. This needs every inserting transaction to have its transaction
+-- id before it draws an event id: the BEFORE INSERT statement trigger
+-- security_audit_log_05_assign_xid sees to it (rows inserted straight
+-- into a partition bypass it).
 --
 -- Runs serialize on a transaction-level advisory lock: a concurrent second
 -- run waits, then finds the events judged. Call it in READ COMMITTED (the
