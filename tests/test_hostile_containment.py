@@ -199,7 +199,7 @@ STALLS = [
     ),
     (
         "warden.maintain_log_partitions",
-        "SELECT count(*) FROM warden.maintain_log_partitions()",
+        "SELECT count(*) FROM warden.maintain_log_partitions(3, 30)",
     ),
     ("warden.seal_audit_log", "SELECT warden.seal_audit_log()"),
 ]
@@ -397,3 +397,32 @@ def test_table_owner_switching_capture_off_is_made_evident(db, dsn, attack, kind
         "SELECT kind, object FROM warden.verify_audit_log()"
     ).fetchall()
     assert (kind, "public.cust") in {(k, o) for k, o in problems}, problems
+
+
+def test_shadowed_builtins_do_not_reach_the_analysts_functions(db, login_as, contained):
+    """Check that an analyst's planted traps never run inside pgwarden."""
+    from test_hostile_log import plant_shadows
+
+    analyst = login_as(ANALYST_LOGIN)
+    plant_shadows(db, analyst, ANALYST_LOGIN)
+    incident = contained["incident"]
+    calls = [
+        "SELECT count(*) FROM warden.detect_customer_data_theft_attempts()",
+        "SELECT count(*) FROM warden.monitor_unauthorized_customer_access()",
+        "SELECT count(*) FROM warden.verify_audit_log()",
+        "SELECT count(*) FROM warden.user_activity_overview('u-evil')",
+        "SELECT count(*) FROM warden.user_timeline('u-evil')",
+        "SELECT warden.render_critical_alert(%(incident)s)",
+        "SELECT warden.render_user_notification(%(incident)s)",
+        "SELECT count(*) FROM warden.incident_report(%(incident)s)",
+        "SELECT warden.can_open_security_dashboard('someone')",
+        "SELECT warden.is_account_locked('u-evil')",
+        "SELECT warden.is_ip_blocked('192.0.2.66')",
+        "SELECT warden.access_allowed()",
+        "SELECT warden.current_actor()",
+    ]
+    for call in calls:
+        analyst.execute(call, {"incident": incident})
+    assert "u-evil" in scalar(
+        analyst, "SELECT warden.render_critical_alert(%s)", (incident,)
+    )
