@@ -25,6 +25,8 @@ import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from pgwarden.delivery import Message, Router, deliver_outbox
+
 WRITERS = 8
 WRITE_SECONDS = 3.0
 CHECK_EVERY = 0.1
@@ -557,3 +559,49 @@ def test_partition_maintenance_beside_writers(db, dsn):
         "|| to_char(d.created_at AT TIME ZONE 'UTC', 'YYYYMM'))"
     ).fetchone()[0]
     assert misplaced == 0
+
+
+class RecordingTransport:
+    """Records the id of every message it is asked to deliver."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sent: list[int] = []
+
+    def send(self, message: Message) -> None:
+        """Record the message; a short pause widens the race window."""
+        time.sleep(0.001)
+        with self.lock:
+            self.sent.append(message.id)
+
+
+def test_concurrent_deliverers_send_each_message_once(db, dsn):
+    """Check that four deliverers at once send every queued message exactly once."""
+    db.execute(
+        "INSERT INTO warden.notification_outbox (channel, recipient, subject, "
+        "body) SELECT 'stdout', 'console', 'm' || i, 'body' "
+        "FROM generate_series(1, 300) AS i"
+    )
+    transport = RecordingTransport()
+    errors: list[Exception] = []
+
+    def deliver() -> None:
+        try:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                deliver_outbox(conn, Router(stdout=transport), limit=7)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len(transport.sent) == 300
+    assert len(set(transport.sent)) == 300
+    assert db.execute(
+        "SELECT status, count(*) FROM warden.notification_outbox GROUP BY 1"
+    ).fetchall() == [("sent", 300)]
