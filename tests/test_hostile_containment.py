@@ -400,7 +400,7 @@ def test_table_owner_switching_capture_off_is_made_evident(db, dsn, attack, kind
 
 
 def test_shadowed_builtins_do_not_reach_the_analysts_functions(db, login_as, contained):
-    """Check that an analyst's planted traps never run inside pgwarden."""
+    """Check that an analyst's traps never run and its reading changes nothing."""
     from test_hostile_log import plant_shadows
 
     analyst = login_as(ANALYST_LOGIN)
@@ -421,8 +421,13 @@ def test_shadowed_builtins_do_not_reach_the_analysts_functions(db, login_as, con
         "SELECT warden.access_allowed()",
         "SELECT warden.current_actor()",
     ]
+    before = state(db)
+    logged = scalar(db, "SELECT count(*) FROM warden.security_audit_log")
     for call in calls:
         analyst.execute(call, {"incident": incident})
+    # Reading and detecting changed nothing.
+    assert state(db) == before
+    assert scalar(db, "SELECT count(*) FROM warden.security_audit_log") == logged
     assert "u-evil" in scalar(
         analyst, "SELECT warden.render_critical_alert(%s)", (incident,)
     )
