@@ -8,6 +8,11 @@
 -- moderate_rate, cumulative_export and the distinct-networks half of
 -- suspicious_activity.
 --
+-- moderate_rate judges each window on its own: a window of more than
+-- threshold and at most params.upper events is a hit, whether or not a
+-- later window passes upper too (that one is a rate_limit hit). So the
+-- same events give the same alerts however the scheduled runs fell.
+--
 -- How a window is judged: every event of a subject is the end (anchor) of
 -- a window reaching time_window back from it, both ends included (a RANGE
 -- frame, never a fixed bucket). An anchor is a hit when the window's
@@ -165,6 +170,7 @@ BEGIN
                 FROM win AS w1
             ) AS h
             WHERE h.m %7$s $6
+                AND ($7::numeric IS NULL OR h.m <= $7)
                 AND h.t BETWEEN h.t_lo AND h.t_hi
                 AND h.t BETWEEN $1 AND $2
                 AND %8$s
@@ -204,7 +210,6 @@ BEGIN
             WHERE c.k = p.k
                 AND c.t BETWEEN p.lo AND p.hi
         ) AS ev
-        WHERE $7::numeric IS NULL OR p.peak <= $7
         ORDER BY ev.first_t, p.k::text
         $q$,
         v_key,

@@ -22,8 +22,11 @@
 -- security_audit_log_05_assign_xid sees to it (rows inserted straight
 -- into a partition bypass it).
 --
--- Runs serialize on a transaction-level advisory lock: a concurrent second
--- run waits, then finds the events judged. Call it in READ COMMITTED (the
+-- Runs serialize on the row lock of warden.detection_state (FOR UPDATE):
+-- a concurrent second run waits, then finds the events judged. A row lock
+-- rather than an advisory lock, because any login may take any advisory
+-- key and so stall detection; locking this row needs UPDATE on the table,
+-- which only the function owner has. Call it in READ COMMITTED (the
 -- default); under REPEATABLE READ a waiting run fails with a
 -- serialization error instead.
 --
@@ -46,9 +49,6 @@ DECLARE
     v_max bigint;
     v_xmax xid8;
 BEGIN
-    PERFORM pg_advisory_xact_lock(
-        hashtext('warden.check_customer_data_access_alerts')
-    );
     SELECT * INTO v_state
     FROM warden.detection_state AS s
     FOR UPDATE;
