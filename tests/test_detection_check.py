@@ -346,3 +346,23 @@ def test_old_events_alert_but_contain_nobody(db):
     ).fetchone()[0]
     assert "skipped" in response
     assert alert["evidence"]
+
+
+def test_rate_alerts_do_not_depend_on_run_times(db):
+    """Check that a rate passing 60 then 100 alerts alike, however runs fell."""
+    db.execute(NO_REALTIME)
+
+    def accesses(user, first, count):
+        for i in range(first, first + count):
+            log(db, "customer_data_access", T0 + i * timedelta(seconds=1), user_id=user)
+
+    accesses("u-split", 0, 70)
+    check(db)
+    accesses("u-split", 70, 40)
+    accesses("u-once", 0, 110)
+    check(db)
+    rules = {
+        user: sorted(a["rule"] for a in alerts(db) if a["user_id"] == user)
+        for user in ("u-split", "u-once")
+    }
+    assert rules["u-split"] == rules["u-once"] == ["moderate_rate", "rate_limit"]
