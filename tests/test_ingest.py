@@ -535,3 +535,10 @@ def test_progress_bar_does_not_disturb_loading(db, tmp_path):
         show_progress=True,
     )
     assert (summary.lines_read, summary.events_stored) == (3, 3)
+
+
+def test_csv_with_byte_order_mark_and_event_without_time():
+    """Check that a BOM header is read and a missing time means now."""
+    got = events("csv", "\ufeffevent_type,user_id\nlogout,u-7\n")
+    assert [(e["event_type"], e["user_id"]) for e in got] == [("logout", "u-7")]
+    assert got[0]["created_at"] == NOW

@@ -36,7 +36,8 @@ def parse(lines: Iterable[str], options: ParseOptions) -> Iterator[Event | Skipp
             yield Skipped(start, f"not CSV ({exc})")
             continue
         if header is None:
-            header = [name.strip() for name in row]
+            # A byte-order mark (spreadsheet exports) is not part of a name.
+            header = [name.strip().lstrip("\ufeff") for name in row]
             if "event_type" not in header:
                 yield Skipped(start, "header names no event_type column")
                 return

@@ -35,8 +35,9 @@ def from_mapping(
     quality: list[str] = []
     created = values.get("created_at")
     if created in (None, ""):
-        return Skipped(line, "no created_at")
-    if isinstance(created, str):
+        # As log_event: an event without a time happened now.
+        created_at = options.reference_now()
+    elif isinstance(created, str):
         try:
             created_at, quality = iso_time(created, options)
         except ValueError:
