@@ -1,7 +1,8 @@
 """``pgwarden watch``: run detection on a schedule and deliver notifications.
 
 Every interval it calls ``warden.check_customer_data_access_alerts()``,
-``warden.escalate_overdue_incidents()`` and ``warden.expire_containment()``.
+``warden.escalate_overdue_incidents()``, ``warden.expire_containment()``,
+``warden.seal_audit_log()`` and ``warden.maintain_log_partitions()``.
 Between runs it LISTENs on ``warden_alerts`` (new alerts are shown at once)
 and ``warden_outbox`` (new messages are delivered at once), and delivers
 whatever is due in the outbox: stdout, webhook and e-mail. It stops cleanly
@@ -24,6 +25,7 @@ from types import FrameType
 
 import click
 import psycopg
+from psycopg import sql
 
 from pgwarden.cli import dsn_option, handle_errors
 from pgwarden.db import connect, describe, require_dsn
@@ -98,12 +100,14 @@ class Watcher:
         )
         # Locks and blocks whose time passed are recorded as lifted, so the
         # log shows when they ended (they stop counting on their own).
-        if conn.execute(
-            "SELECT to_regprocedure('warden.expire_containment()') IS NOT NULL"
-        ).fetchone()[0]:
-            report.expired = (
-                conn.execute("SELECT warden.expire_containment()").fetchone()[0] or 0
-            )
+        report.expired = (
+            conn.execute("SELECT warden.expire_containment()").fetchone()[0] or 0
+        )
+        # Seal the events no open transaction can still add to, and keep the
+        # coming months' partitions ready; both return at once when there is
+        # nothing to do.
+        conn.execute("SELECT warden.seal_audit_log()")
+        conn.execute("SELECT count(*) FROM warden.maintain_log_partitions()")
         return report
 
     def deliver(self, conn: psycopg.Connection, report: CycleReport) -> None:
@@ -126,7 +130,7 @@ class Watcher:
             self.dsn, autocommit=True, application_name="pgwarden watch"
         )
         for channel in CHANNELS:
-            conn.execute(f"LISTEN {channel}")
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
         return conn
 
     def loop(self) -> None:
