@@ -134,7 +134,7 @@ def store_events(conn: psycopg.Connection) -> None:
 
 def test_first_release_upgrades_without_losing_events(old_database):
     """Check that events stored under the first release survive the upgrade."""
-    dsn, fresh = old_database(FIRST_RELEASE)
+    dsn, _fresh = old_database(FIRST_RELEASE)
     with psycopg.connect(dsn, autocommit=True) as conn:
         store_events(conn)
         before = events(conn)
@@ -153,6 +153,23 @@ def test_first_release_upgrades_without_losing_events(old_database):
         # And the log is still append-only.
         conn.execute("DELETE FROM warden.security_audit_log")
         assert len(events(conn)) > len(before)
+
+
+EDITED_0001 = pytest.mark.xfail(
+    strict=True,
+    reason="migrations/0001_event_log.sql was edited after it landed "
+    "(commit c9bac0d added security_audit_log_ingest_key_idx to it): yoyo "
+    "knows 0001 as applied and never runs it again, so a database installed "
+    "before lacks the index while a fresh install has it; the change belongs "
+    "in a new migration",
+)
+
+
+@EDITED_0001
+def test_first_release_upgrade_matches_a_fresh_install(old_database):
+    """Check that the first release, upgraded, has a fresh install's catalog."""
+    dsn, fresh = old_database(FIRST_RELEASE)
+    install.apply(dsn)
     assert differences(snapshot(fresh), snapshot(dsn)) == {}
 
 
@@ -191,6 +208,7 @@ def test_full_release_upgrades_with_alerts_and_incidents(old_database):
         conn.execute("SELECT warden.log_event('logout', user_id => 'after')")
 
 
+@EDITED_0001
 def test_full_release_upgrade_matches_a_fresh_install(old_database):
     """Check that the upgraded catalog equals that of a fresh install."""
     dsn, fresh = old_database(FULL_RELEASE)
@@ -198,44 +216,49 @@ def test_full_release_upgrade_matches_a_fresh_install(old_database):
     assert differences(snapshot(fresh), snapshot(dsn)) == {}
 
 
-def rollback_and_forward(db: psycopg.Connection, dsn: str) -> tuple[dict, dict]:
-    """Store data, roll back the last migration, report and detect meanwhile,
-    apply again; return the state before and after."""
+def rollback_and_forward(
+    db: psycopg.Connection, dsn: str, *, through: str | None = None
+) -> tuple[dict, dict]:
+    """Store data, roll back the last migration (or every one down to and
+    including ``through``), report and detect meanwhile, apply again; return
+    the state before and after."""
     store_events(db)
     db.execute("SELECT count(*) FROM warden.check_customer_data_access_alerts()")
     before = state(db)
     assert before["incidents"] and before["alerts"] and before["locks"]
-    assert install.rollback(dsn, steps=1) == ["0004_incidents"]
-    # Rolled back to detection and containment: reporting and detection
-    # still work, and new alerts are raised.
+    applied = [m.id for m in install.status(dsn) if m.applied]
+    steps = 1 if through is None else len(applied) - applied.index(through)
+    rolled = install.rollback(dsn, steps=steps)
+    assert rolled == applied[::-1][:steps]
+    # Rolled back: reporting and detection still work, new alerts are raised.
     db.execute(
         "SELECT warden.log_event('customer_data_bulk_export', user_id => 'mid', "
         "table_name => 'public.customers', record_count => 999)"
     )
     db.execute("SELECT count(*) FROM warden.check_customer_data_access_alerts()")
-    assert install.apply(dsn) == ["0004_incidents"]
-    return before, state(db)
-
-
-def test_rollback_one_step_and_forward_keeps_events_alerts_and_locks(db, dsn):
-    """Check that a step back and forth keeps events, alerts, locks and blocks."""
-    before, after = rollback_and_forward(db, dsn)
-    for name in ("events", "alerts", "locks", "blocks"):
-        assert set(before[name]) <= set(after[name]), name
+    assert install.apply(dsn) == rolled[::-1]
     assert db.execute(
         "SELECT count(*) FROM warden.alerts WHERE user_id = 'mid'"
     ).fetchone() == (1,)
+    return before, state(db)
+
+
+def test_rollback_of_incidents_keeps_events_alerts_and_locks(db, dsn):
+    """Check that undoing the incidents area keeps events, alerts and locks."""
+    before, after = rollback_and_forward(db, dsn, through="0004_incidents")
+    for name in ("events", "alerts", "locks", "blocks"):
+        assert set(before[name]) <= set(after[name]), name
 
 
 @pytest.mark.xfail(
     strict=True,
     reason="migrations/0004_incidents.rollback.sql drops warden.incidents, "
     "incident_timeline and notification_outbox with their rows (and clears "
-    "alerts.incident_id): rolling back one step and applying again loses "
-    "every incident, its timeline and undelivered messages",
+    "alerts.incident_id): rolling the incidents area back and applying it "
+    "again loses every incident, its timeline and undelivered messages",
 )
-def test_rollback_one_step_and_forward_keeps_incidents(db, dsn):
-    """Check that a step back and forth keeps incidents and their timeline."""
-    before, after = rollback_and_forward(db, dsn)
+def test_rollback_of_incidents_keeps_incidents(db, dsn):
+    """Check that undoing the incidents area and redoing it keeps incidents."""
+    before, after = rollback_and_forward(db, dsn, through="0004_incidents")
     for name in ("incidents", "timeline", "outbox"):
         assert set(before[name]) <= set(after[name]), name
