@@ -194,11 +194,6 @@ ON warden.security_audit_log (id);
 CREATE INDEX security_audit_log_type_time_idx
 ON warden.security_audit_log (event_type, created_at);
 
--- The importer skips events it stored before by their ingest key.
-CREATE INDEX security_audit_log_ingest_key_idx
-ON warden.security_audit_log ((metadata ->> 'ingest_key'))
-WHERE source = 'importer';
-
 -- The detection rules: one row per rule id, tuned with UPDATE.
 CREATE TABLE warden.detection_rules (
     rule text PRIMARY KEY,

@@ -340,15 +340,6 @@ def test_failed_login_with_any_attempted_user_is_stored(db, attempted, user):
     assert row["metadata"]["attempted_user"] == attempted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sql/schema/20_detection.sql (migration 0002): the expression index "
-    "security_audit_log_failed_user_idx holds metadata->>'attempted_user' "
-    "uncut, so a failed login whose attempted user name is longer than about "
-    "2.7 kB (incompressible) is refused with 54000 (index row size exceeds "
-    "btree maximum): an attacker typing a long user name makes failed logins "
-    "unloggable and escapes the brute-force rules",
-)
 def test_failed_login_with_a_huge_attempted_user_is_stored(db):
     """Check that a failed login naming a 6 kB random user name is stored."""
     attempted = "".join(

@@ -155,17 +155,7 @@ def test_first_release_upgrades_without_losing_events(old_database):
         assert len(events(conn)) > len(before)
 
 
-EDITED_0001 = pytest.mark.xfail(
-    strict=True,
-    reason="migrations/0001_event_log.sql was edited after it landed "
-    "(commit c9bac0d added security_audit_log_ingest_key_idx to it): yoyo "
-    "knows 0001 as applied and never runs it again, so a database installed "
-    "before lacks the index while a fresh install has it; the change belongs "
-    "in a new migration",
-)
 
-
-@EDITED_0001
 def test_first_release_upgrade_matches_a_fresh_install(old_database):
     """Check that the first release, upgraded, has a fresh install's catalog."""
     dsn, fresh = old_database(FIRST_RELEASE)
@@ -208,7 +198,6 @@ def test_full_release_upgrades_with_alerts_and_incidents(old_database):
         conn.execute("SELECT warden.log_event('logout', user_id => 'after')")
 
 
-@EDITED_0001
 def test_full_release_upgrade_matches_a_fresh_install(old_database):
     """Check that the upgraded catalog equals that of a fresh install."""
     dsn, fresh = old_database(FULL_RELEASE)

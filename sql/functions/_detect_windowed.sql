@@ -44,8 +44,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     -- Subject expressions, alike to the indexes of migration 0002.
-    c_user_or_attempted constant text := 'coalesce(e.user_id, '
-        || 'nullif(btrim(e.metadata ->> ''attempted_user''), ''''))';
+    -- Attempted names are cut to 256 characters, like user ids, so that
+    -- the index holds any name an attacker types.
+    c_user_or_attempted constant text := 'left(coalesce(e.user_id, '
+        || 'nullif(btrim(e.metadata ->> ''attempted_user''), '''')), 256)';
     c_address constant text := '(CASE WHEN family(e.ip_address) = 6 THEN '
         || 'network(set_masklen(e.ip_address, 64)) ELSE e.ip_address END)';
     v_types text [];

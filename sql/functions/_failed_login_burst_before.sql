@@ -38,8 +38,8 @@ BEGIN
             FROM warden.security_audit_log AS e
             WHERE e.event_type = 'login_failed'
                 AND e.source <> 'pgwarden'
-                AND coalesce(e.user_id,
-                    nullif(btrim(e.metadata ->> 'attempted_user'), ''))
+                AND left(coalesce(e.user_id,
+                    nullif(btrim(e.metadata ->> 'attempted_user'), '')), 256)
                 = p_user_id
                 AND e.created_at
                 BETWEEN p_at - p_lookback - v_rule.time_window AND p_at

@@ -52,8 +52,8 @@ BEGIN
         -- Copied out of the transition table first: one plan for the
         -- counts below, which read the log by user and by address.
         SELECT
-            array_agg(coalesce(n.user_id,
-                nullif(btrim(n.metadata ->> 'attempted_user'), ''))),
+            array_agg(left(coalesce(n.user_id,
+                nullif(btrim(n.metadata ->> 'attempted_user'), '')), 256)),
             array_agg(warden._address_subject(n.ip_address)),
             array_agg(n.created_at)
         INTO v_users, v_addresses, v_times
@@ -77,8 +77,8 @@ BEGIN
             SELECT count(*) AS n
             FROM warden.security_audit_log AS e
             WHERE e.event_type = 'login_failed'
-                AND coalesce(e.user_id,
-                    nullif(btrim(e.metadata ->> 'attempted_user'), ''))
+                AND left(coalesce(e.user_id,
+                    nullif(btrim(e.metadata ->> 'attempted_user'), '')), 256)
                 = n.u
                 AND e.created_at BETWEEN n.t - v_user_window
                 AND n.t + v_user_window
@@ -86,8 +86,8 @@ BEGIN
         CROSS JOIN LATERAL (
             SELECT
                 count(*) AS n,
-                count(DISTINCT coalesce(e.user_id,
-                    nullif(btrim(e.metadata ->> 'attempted_user'), '')))
+                count(DISTINCT left(coalesce(e.user_id,
+                    nullif(btrim(e.metadata ->> 'attempted_user'), '')), 256))
                     AS users
             FROM warden.security_audit_log AS e
             WHERE e.event_type = 'login_failed'

@@ -220,9 +220,14 @@ COMMENT ON COLUMN warden.high_value_customers.note IS
 -- Partial indexes of the event log for the detection queries, one per
 -- event type the rules count. Expressions match the subjects of the rules
 -- (user or attempted user name; address, IPv6 by /64).
+-- Attempted user names are cut to 256 characters, like user ids, so that
+-- a failed login naming any user at all fits the index.
 CREATE INDEX security_audit_log_failed_user_idx
 ON warden.security_audit_log (
-    (coalesce(user_id, nullif(btrim(metadata ->> 'attempted_user'), ''))),
+    (left(
+        coalesce(user_id, nullif(btrim(metadata ->> 'attempted_user'), '')),
+        256
+    )),
     created_at
 )
 WHERE event_type = 'login_failed';
