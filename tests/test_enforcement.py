@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
-# The row-level-security example of docs/capture-and-containment.md.
+# The row-level-security example of README.md (checked against it below).
 RLS_EXAMPLE = """
 CREATE TABLE public.customers (
     id bigint PRIMARY KEY,
@@ -20,6 +22,15 @@ CREATE POLICY customers_not_contained ON public.customers
 """
 
 APP_ROLE = "app_rw"
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_rls_example_is_the_one_in_the_readme():
+    """Check that the RLS example tested here is the README's, word for word."""
+    blocks = re.findall(r"```sql\n(.*?)```", README.read_text(), flags=re.S)
+    (block,) = [b for b in blocks if "CREATE POLICY customers_not_contained" in b]
+    statements = block.split("\n\n", 1)[1]  # after the GRANT to the app login
+    assert " ".join(statements.split()) == " ".join(RLS_EXAMPLE.split())
 
 
 @pytest.fixture
