@@ -17,7 +17,7 @@ CREATE TABLE warden.alerts (
     last_seen timestamptz NOT NULL,
     event_count integer NOT NULL CHECK (event_count >= 0),
     record_count bigint,
-    evidence bigint [] NOT NULL DEFAULT '{}',
+    evidence bigint[] NOT NULL DEFAULT '{}',
     details jsonb NOT NULL DEFAULT '{}',
     status text NOT NULL DEFAULT 'open'
         CHECK (status IN ('open', 'closed')),
@@ -99,7 +99,7 @@ COMMENT ON TYPE warden.detection_finding IS
 
 -- Where the scheduled run stands in the event log (a single row).
 CREATE TABLE warden.detection_state (
-    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    singleton boolean PRIMARY KEY DEFAULT TRUE CHECK (singleton),
     rescan_from_id bigint NOT NULL DEFAULT 0,
     scanned_to_id bigint,
     scanned_xmax xid8,
@@ -125,7 +125,7 @@ COMMENT ON COLUMN warden.detection_state.last_run_at IS
 COMMENT ON COLUMN warden.detection_state.runs IS
 'Number of scheduled runs so far.';
 
-INSERT INTO warden.detection_state (singleton) VALUES (true);
+INSERT INTO warden.detection_state (singleton) VALUES (TRUE);
 
 -- Sensitivity of the logical customer tables (warden.watch_table writes
 -- here; a DBA may also mark tables that only the application reports on).
@@ -149,7 +149,7 @@ COMMENT ON COLUMN warden.table_sensitivity.sensitivity IS
 -- unauthorized_high_value_access judge against.
 CREATE TABLE warden.app_roles (
     app_role text PRIMARY KEY CHECK (btrim(app_role) <> ''),
-    high_value_clearance boolean NOT NULL DEFAULT false,
+    high_value_clearance boolean NOT NULL DEFAULT FALSE,
     description text
 );
 
@@ -182,7 +182,7 @@ CREATE TABLE warden.app_role_permissions (
     app_role text NOT NULL
         REFERENCES warden.app_roles (app_role) ON DELETE CASCADE,
     table_name text NOT NULL CHECK (btrim(table_name) <> ''),
-    actions text [] NOT NULL
+    actions text[] NOT NULL
         CHECK (actions <@ ARRAY['read', 'export', 'insert', 'update',
             'delete', 'truncate', 'modify', '*']),
     PRIMARY KEY (app_role, table_name)

@@ -160,7 +160,7 @@ CREATE TABLE warden.watched_tables (
     relation regclass NOT NULL UNIQUE,
     sensitivity text NOT NULL DEFAULT 'normal'
         CHECK (sensitivity IN ('normal', 'sensitive', 'high_value')),
-    key_columns name [],
+    key_columns name[],
     watched_at timestamptz NOT NULL DEFAULT now(),
     watched_by text NOT NULL
 );
@@ -248,9 +248,9 @@ INSERT INTO warden.event_types (
     event_type, category, default_risk_score, builtin, description
 )
 VALUES
-('ip_unblocked', 'containment', 2, true,
+('ip_unblocked', 'containment', 2, TRUE,
     'A block on an address or network was lifted.'),
-('capture_changed', 'integrity', 2, true,
+('capture_changed', 'integrity', 2, TRUE,
     'A customer table started or stopped being watched by pgwarden.')
 ON CONFLICT (event_type) DO NOTHING;
 
@@ -274,11 +274,11 @@ INSERT INTO warden.detection_rules (
     response_duration, realtime, monitor, params, description
 )
 VALUES
-('audit_log_tampering', 'critical', 5, 1, '0 seconds', 'none', NULL, false,
+('audit_log_tampering', 'critical', 5, 1, '0 seconds', 'none', NULL, FALSE,
     'unauthorized', '{"raised_by": "warden.verify_audit_log"}',
     'Rows of the event log were changed, removed or inserted out of band, '
     'or its seals or triggers were tampered with.'),
-('capture_disabled', 'high', 4, 1, '0 seconds', 'none', NULL, false,
+('capture_disabled', 'high', 4, 1, '0 seconds', 'none', NULL, FALSE,
     'unauthorized', '{"raised_by": "warden.verify_audit_log"}',
     'The capture triggers of a watched customer table were disabled or '
     'dropped.')

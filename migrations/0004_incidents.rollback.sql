@@ -41,7 +41,8 @@ DROP VIEW IF EXISTS warden.recent_customer_data_access;
 DROP VIEW IF EXISTS warden.recent_high_risk_events;
 
 ALTER TABLE warden.alerts DROP CONSTRAINT IF EXISTS alerts_incident_id_fkey;
-UPDATE warden.alerts SET incident_id = NULL WHERE incident_id IS NOT NULL;
+UPDATE warden.alerts SET incident_id = NULL
+WHERE incident_id IS NOT NULL;
 
 DROP TABLE IF EXISTS warden.dashboard_profiles;
 DROP TABLE IF EXISTS warden.message_templates;

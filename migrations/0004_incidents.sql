@@ -323,7 +323,7 @@ CREATE TABLE warden.dashboard_profiles (
     job_role text NOT NULL
         CHECK (job_role IN ('security_manager', 'technical_lead',
             'system_administrator', 'analyst')),
-    approved boolean NOT NULL DEFAULT false,
+    approved boolean NOT NULL DEFAULT FALSE,
     approved_by text,
     approved_at timestamptz,
     expires_at timestamptz,

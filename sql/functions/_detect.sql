@@ -14,9 +14,9 @@ CREATE OR REPLACE FUNCTION warden._detect(
     p_since timestamptz,
     p_until timestamptz,
     p_min_id bigint DEFAULT NULL,
-    p_ids bigint [] DEFAULT NULL,
-    p_realtime_only boolean DEFAULT false,
-    p_rules text [] DEFAULT NULL
+    p_ids bigint[] DEFAULT NULL,
+    p_realtime_only boolean DEFAULT FALSE,
+    p_rules text[] DEFAULT NULL
 )
 RETURNS SETOF warden.detection_finding
 LANGUAGE plpgsql
@@ -79,10 +79,10 @@ END
 $$;
 
 COMMENT ON FUNCTION warden._detect(
-    text, timestamptz, timestamptz, bigint, bigint [], boolean, text []
+    text, timestamptz, timestamptz, bigint, bigint[], boolean, text[]
 ) IS
 'Private: findings of every enabled rule of a monitor over the new events.';
 
 REVOKE ALL ON FUNCTION warden._detect(
-    text, timestamptz, timestamptz, bigint, bigint [], boolean, text []
+    text, timestamptz, timestamptz, bigint, bigint[], boolean, text[]
 ) FROM PUBLIC;

@@ -24,7 +24,7 @@ CREATE OR REPLACE FUNCTION warden._detect_compromise(
     p_since timestamptz,
     p_until timestamptz,
     p_min_id bigint,
-    p_ids bigint []
+    p_ids bigint[]
 )
 RETURNS SETOF warden.detection_finding
 LANGUAGE plpgsql
@@ -140,11 +140,11 @@ END
 $$;
 
 COMMENT ON FUNCTION warden._detect_compromise(
-    warden.detection_rules, timestamptz, timestamptz, bigint, bigint []
+    warden.detection_rules, timestamptz, timestamptz, bigint, bigint[]
 ) IS
 'Private: findings of compromise_with_data_access (a suspicious login '
 'followed by customer-data access) among the new events.';
 
 REVOKE ALL ON FUNCTION warden._detect_compromise(
-    warden.detection_rules, timestamptz, timestamptz, bigint, bigint []
+    warden.detection_rules, timestamptz, timestamptz, bigint, bigint[]
 ) FROM PUBLIC;

@@ -16,7 +16,7 @@ CREATE OR REPLACE FUNCTION warden._detect_contained_activity(
     p_since timestamptz,
     p_until timestamptz,
     p_min_id bigint,
-    p_ids bigint []
+    p_ids bigint[]
 )
 RETURNS SETOF warden.detection_finding
 LANGUAGE plpgsql
@@ -99,11 +99,11 @@ END
 $$;
 
 COMMENT ON FUNCTION warden._detect_contained_activity(
-    warden.detection_rules, timestamptz, timestamptz, bigint, bigint []
+    warden.detection_rules, timestamptz, timestamptz, bigint, bigint[]
 ) IS
 'Private: suspicious_activity findings for activity by a locked account '
 'or from a blocked address.';
 
 REVOKE ALL ON FUNCTION warden._detect_contained_activity(
-    warden.detection_rules, timestamptz, timestamptz, bigint, bigint []
+    warden.detection_rules, timestamptz, timestamptz, bigint, bigint[]
 ) FROM PUBLIC;

@@ -13,7 +13,7 @@ CREATE OR REPLACE FUNCTION warden._detect_new_location(
     p_since timestamptz,
     p_until timestamptz,
     p_min_id bigint,
-    p_ids bigint []
+    p_ids bigint[]
 )
 RETURNS SETOF warden.detection_finding
 LANGUAGE plpgsql
@@ -56,10 +56,10 @@ END
 $$;
 
 COMMENT ON FUNCTION warden._detect_new_location(
-    warden.detection_rules, timestamptz, timestamptz, bigint, bigint []
+    warden.detection_rules, timestamptz, timestamptz, bigint, bigint[]
 ) IS
 'Private: findings of new_location_login among the new events.';
 
 REVOKE ALL ON FUNCTION warden._detect_new_location(
-    warden.detection_rules, timestamptz, timestamptz, bigint, bigint []
+    warden.detection_rules, timestamptz, timestamptz, bigint, bigint[]
 ) FROM PUBLIC;

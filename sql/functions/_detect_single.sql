@@ -15,7 +15,7 @@ CREATE OR REPLACE FUNCTION warden._detect_single(
     p_since timestamptz,
     p_until timestamptz,
     p_min_id bigint,
-    p_ids bigint []
+    p_ids bigint[]
 )
 RETURNS SETOF warden.detection_finding
 LANGUAGE plpgsql
@@ -67,11 +67,11 @@ END
 $$;
 
 COMMENT ON FUNCTION warden._detect_single(
-    warden.detection_rules, timestamptz, timestamptz, bigint, bigint []
+    warden.detection_rules, timestamptz, timestamptz, bigint, bigint[]
 ) IS
 'Private: findings of a single-event rule among the new events of the '
 'log.';
 
 REVOKE ALL ON FUNCTION warden._detect_single(
-    warden.detection_rules, timestamptz, timestamptz, bigint, bigint []
+    warden.detection_rules, timestamptz, timestamptz, bigint, bigint[]
 ) FROM PUBLIC;

@@ -19,7 +19,7 @@ CREATE OR REPLACE FUNCTION warden._detect_unusual_access(
     p_since timestamptz,
     p_until timestamptz,
     p_min_id bigint,
-    p_ids bigint []
+    p_ids bigint[]
 )
 RETURNS SETOF warden.detection_finding
 LANGUAGE plpgsql
@@ -143,11 +143,11 @@ END
 $$;
 
 COMMENT ON FUNCTION warden._detect_unusual_access(
-    warden.detection_rules, timestamptz, timestamptz, bigint, bigint []
+    warden.detection_rules, timestamptz, timestamptz, bigint, bigint[]
 ) IS
 'Private: findings of unusual_access_pattern (off-hours or high-volume '
 'customer-data access against the user''s own baseline).';
 
 REVOKE ALL ON FUNCTION warden._detect_unusual_access(
-    warden.detection_rules, timestamptz, timestamptz, bigint, bigint []
+    warden.detection_rules, timestamptz, timestamptz, bigint, bigint[]
 ) FROM PUBLIC;

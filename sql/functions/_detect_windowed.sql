@@ -35,7 +35,7 @@ CREATE OR REPLACE FUNCTION warden._detect_windowed(
     p_since timestamptz,
     p_until timestamptz,
     p_min_id bigint,
-    p_ids bigint []
+    p_ids bigint[]
 )
 RETURNS SETOF warden.detection_finding
 LANGUAGE plpgsql
@@ -286,11 +286,11 @@ END
 $$;
 
 COMMENT ON FUNCTION warden._detect_windowed(
-    warden.detection_rules, timestamptz, timestamptz, bigint, bigint []
+    warden.detection_rules, timestamptz, timestamptz, bigint, bigint[]
 ) IS
 'Private: findings of a sliding-window rule over the new events given by '
 'time range, smallest id or ids, with exact RANGE windows.';
 
 REVOKE ALL ON FUNCTION warden._detect_windowed(
-    warden.detection_rules, timestamptz, timestamptz, bigint, bigint []
+    warden.detection_rules, timestamptz, timestamptz, bigint, bigint[]
 ) FROM PUBLIC;

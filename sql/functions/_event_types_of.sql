@@ -8,18 +8,18 @@
 -- is created, so the caller's path cannot change what it means, and
 -- without a SET clause PostgreSQL can inline it into the calling query.
 CREATE OR REPLACE FUNCTION warden._event_types_of(
-    p_categories text []
+    p_categories text[]
 )
-RETURNS text []
+RETURNS text[]
 LANGUAGE sql
 STABLE
 RETURN (
     SELECT coalesce(array_agg(t.event_type ORDER BY t.event_type), '{}')
     FROM warden.event_types AS t
-    WHERE t.category = ANY (p_categories)
+    WHERE t.category = ANY(p_categories)
 );
 
-COMMENT ON FUNCTION warden._event_types_of(text []) IS
+COMMENT ON FUNCTION warden._event_types_of(text[]) IS
 'Private: the event types of the given categories.';
 
-REVOKE ALL ON FUNCTION warden._event_types_of(text []) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden._event_types_of(text[]) FROM PUBLIC;

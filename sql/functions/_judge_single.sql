@@ -20,7 +20,7 @@
 -- cached even when the caller forces custom plans for its own queries.
 CREATE OR REPLACE FUNCTION warden._judge_single(
     p_rule warden.detection_rules,
-    p_events warden.security_audit_log []
+    p_events warden.security_audit_log[]
 )
 RETURNS SETOF warden.detection_finding
 LANGUAGE plpgsql
@@ -110,12 +110,12 @@ END
 $$;
 
 COMMENT ON FUNCTION warden._judge_single(
-    warden.detection_rules, warden.security_audit_log []
+    warden.detection_rules, warden.security_audit_log[]
 ) IS
 'Private: findings of a rule that judges one event at a time (exports, '
 'privilege escalation attempts, role and high-value violations) among '
 'the given events.';
 
 REVOKE ALL ON FUNCTION warden._judge_single(
-    warden.detection_rules, warden.security_audit_log []
+    warden.detection_rules, warden.security_audit_log[]
 ) FROM PUBLIC;

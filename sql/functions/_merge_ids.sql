@@ -6,10 +6,10 @@
 -- is created, so the caller's path cannot change what it means, and
 -- without a SET clause PostgreSQL can inline it into the calling query.
 CREATE OR REPLACE FUNCTION warden._merge_ids(
-    p_a bigint [],
-    p_b bigint []
+    p_a bigint[],
+    p_b bigint[]
 )
-RETURNS bigint []
+RETURNS bigint[]
 LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
@@ -19,7 +19,7 @@ RETURN ARRAY(
     ORDER BY x
 );
 
-COMMENT ON FUNCTION warden._merge_ids(bigint [], bigint []) IS
+COMMENT ON FUNCTION warden._merge_ids(bigint[], bigint[]) IS
 'Private: sorted union of two lists of event ids.';
 
-REVOKE ALL ON FUNCTION warden._merge_ids(bigint [], bigint []) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden._merge_ids(bigint[], bigint[]) FROM PUBLIC;

@@ -35,7 +35,7 @@ RETURN CASE
             AND (
                 p.actions && ARRAY['*', p_action]
                 OR (
-                    'modify' = ANY (p.actions)
+                    'modify' = ANY(p.actions)
                     AND p_action IN ('insert', 'update', 'delete',
                         'truncate', 'modify')
                 )

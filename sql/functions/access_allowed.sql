@@ -25,5 +25,5 @@ COMMENT ON FUNCTION warden.access_allowed() IS
 REVOKE ALL ON FUNCTION warden.access_allowed() FROM PUBLIC;
 
 SELECT warden._grant_execute('warden.access_allowed()', role_name)
-FROM unnest(ARRAY['warden_app', 'warden_analyst', 'warden_admin']::name [])
+FROM unnest(ARRAY['warden_app', 'warden_analyst', 'warden_admin']::name[])
     AS role_name;

@@ -56,5 +56,5 @@ COMMENT ON FUNCTION warden.assert_access_allowed() IS
 REVOKE ALL ON FUNCTION warden.assert_access_allowed() FROM PUBLIC;
 
 SELECT warden._grant_execute('warden.assert_access_allowed()', role_name)
-FROM unnest(ARRAY['warden_app', 'warden_analyst', 'warden_admin']::name [])
+FROM unnest(ARRAY['warden_app', 'warden_analyst', 'warden_admin']::name[])
     AS role_name;

@@ -50,5 +50,5 @@ COMMENT ON FUNCTION warden.current_actor() IS
 REVOKE ALL ON FUNCTION warden.current_actor() FROM PUBLIC;
 
 SELECT warden._grant_execute('warden.current_actor()', role_name)
-FROM unnest(ARRAY['warden_app', 'warden_analyst', 'warden_admin']::name [])
+FROM unnest(ARRAY['warden_app', 'warden_analyst', 'warden_admin']::name[])
     AS role_name;

@@ -26,7 +26,7 @@ RETURNS TABLE (
     last_seen timestamptz,
     event_count integer,
     record_count bigint,
-    evidence bigint [],
+    evidence bigint[],
     details jsonb
 )
 LANGUAGE sql
@@ -59,4 +59,4 @@ SELECT warden._grant_execute(
     'warden.detect_customer_data_theft_attempts(timestamptz, timestamptz)',
     role_name
 )
-FROM unnest(ARRAY['warden_analyst', 'warden_admin']::name []) AS role_name;
+FROM unnest(ARRAY['warden_analyst', 'warden_admin']::name[]) AS role_name;

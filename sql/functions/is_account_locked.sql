@@ -30,5 +30,5 @@ COMMENT ON FUNCTION warden.is_account_locked(text) IS
 REVOKE ALL ON FUNCTION warden.is_account_locked(text) FROM PUBLIC;
 
 SELECT warden._grant_execute('warden.is_account_locked(text)', role_name)
-FROM unnest(ARRAY['warden_app', 'warden_analyst', 'warden_admin']::name [])
+FROM unnest(ARRAY['warden_app', 'warden_analyst', 'warden_admin']::name[])
     AS role_name;

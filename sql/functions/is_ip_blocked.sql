@@ -30,5 +30,5 @@ COMMENT ON FUNCTION warden.is_ip_blocked(text) IS
 REVOKE ALL ON FUNCTION warden.is_ip_blocked(text) FROM PUBLIC;
 
 SELECT warden._grant_execute('warden.is_ip_blocked(text)', role_name)
-FROM unnest(ARRAY['warden_app', 'warden_analyst', 'warden_admin']::name [])
+FROM unnest(ARRAY['warden_app', 'warden_analyst', 'warden_admin']::name[])
     AS role_name;

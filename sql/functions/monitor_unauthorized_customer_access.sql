@@ -27,7 +27,7 @@ RETURNS TABLE (
     last_seen timestamptz,
     event_count integer,
     record_count bigint,
-    evidence bigint [],
+    evidence bigint[],
     details jsonb
 )
 LANGUAGE sql
@@ -60,4 +60,4 @@ SELECT warden._grant_execute(
     'warden.monitor_unauthorized_customer_access(timestamptz, timestamptz)',
     role_name
 )
-FROM unnest(ARRAY['warden_analyst', 'warden_admin']::name []) AS role_name;
+FROM unnest(ARRAY['warden_analyst', 'warden_admin']::name[]) AS role_name;

@@ -13,7 +13,7 @@
 CREATE OR REPLACE FUNCTION warden.resolve_incident(
     incident_id bigint,
     resolution text,
-    false_positive boolean DEFAULT false
+    false_positive boolean DEFAULT FALSE
 )
 RETURNS warden.incidents
 LANGUAGE plpgsql

@@ -322,4 +322,4 @@ COMMENT ON FUNCTION warden.verify_audit_log() IS
 REVOKE ALL ON FUNCTION warden.verify_audit_log() FROM PUBLIC;
 
 SELECT warden._grant_execute('warden.verify_audit_log()', role_name)
-FROM unnest(ARRAY['warden_analyst', 'warden_admin']::name []) AS role_name;
+FROM unnest(ARRAY['warden_analyst', 'warden_admin']::name[]) AS role_name;

@@ -15,7 +15,7 @@ FROM unnest(ARRAY[
     'warden.app_role_permissions',
     'warden.high_value_customers'
 ]) AS t (tbl)
-CROSS JOIN unnest(ARRAY['warden_analyst', 'warden_admin']::name []) AS r (
+CROSS JOIN unnest(ARRAY['warden_analyst', 'warden_admin']::name[]) AS r (
     role_name
 );
 

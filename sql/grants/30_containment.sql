@@ -12,7 +12,7 @@ FROM unnest(ARRAY[
     'warden.watched_tables',
     'warden.audit_log_seals'
 ]) AS t (tbl)
-CROSS JOIN unnest(ARRAY['warden_analyst', 'warden_admin']::name []) AS r (
+CROSS JOIN unnest(ARRAY['warden_analyst', 'warden_admin']::name[]) AS r (
     role_name
 );
 

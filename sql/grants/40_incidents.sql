@@ -20,7 +20,7 @@ FROM unnest(ARRAY[
     'warden.open_incidents',
     'warden.security_dashboard_summary'
 ]) AS t (tbl)
-CROSS JOIN unnest(ARRAY['warden_analyst', 'warden_admin']::name []) AS r (
+CROSS JOIN unnest(ARRAY['warden_analyst', 'warden_admin']::name[]) AS r (
     role_name
 );
 
