@@ -25,6 +25,18 @@ SEVERITY_STYLE = {
 }
 
 
+def make_console(**kwargs: Any) -> Console:
+    """A rich console; 120 columns wide when writing to a file or a pipe.
+
+    rich falls back to 80 columns off a terminal, which folds the tables of
+    incidents and alerts into unreadable slivers in logs and CI output.
+    """
+    console = Console(**kwargs)
+    if not console.is_terminal and "width" not in kwargs:
+        console = Console(width=120, **kwargs)
+    return console
+
+
 def plain(value: Any) -> Any:
     """Turn a database value into something JSON can hold."""
     if isinstance(value, dt.datetime | dt.date | dt.time):
@@ -82,7 +94,7 @@ def emit(
         for row in rows:
             writer.writerow([cell(row.get(c)) for c in columns])
         return
-    console = console or Console(file=out)
+    console = console or make_console(file=out)
     table = Table(title=title)
     for name in columns:
         table.add_column(name, overflow="fold", no_wrap=name in nowrap)

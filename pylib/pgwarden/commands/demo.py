@@ -35,7 +35,7 @@ from pgwarden.db import connect, resolve_dsn
 from pgwarden.embedded import embedded_server
 from pgwarden.ingest import FORMATS, ParseOptions
 from pgwarden.ingest.load import Summary
-from pgwarden.output import emit
+from pgwarden.output import emit, make_console
 
 UTC = dt.timezone.utc
 TABLE = "public.customers"
@@ -521,7 +521,7 @@ def demo(
     PostgreSQL and removes it afterwards; otherwise it installs pgwarden
     into the given database and creates public.customers there.
     """
-    console = Console()
+    console = make_console()
     started = time.monotonic()
     with _database(dsn, console) as target:
         install.apply(target)
