@@ -155,7 +155,6 @@ def test_first_release_upgrades_without_losing_events(old_database):
         assert len(events(conn)) > len(before)
 
 
-
 def test_first_release_upgrade_matches_a_fresh_install(old_database):
     """Check that the first release, upgraded, has a fresh install's catalog."""
     dsn, fresh = old_database(FIRST_RELEASE)
