@@ -192,16 +192,6 @@ def test_locked_actor_cannot_report_its_way_out(db, login_as, contained):
 
 # A hostile session that holds the key of pgwarden's advisory lock: any role
 # may call pg_advisory_lock, and hashtext() of a documented name is public.
-ADVISORY_STALL = pytest.mark.xfail(
-    strict=True,
-    reason="sql/functions/maintain_log_partitions.sql, drop_log_partitions.sql "
-    "and seal_audit_log.sql serialise on pg_advisory_xact_lock(hashtext('<a "
-    "documented name>')), a key any login may take with pg_advisory_lock "
-    "(EXECUTE is PUBLIC's): an ordinary role holding it stalls partition "
-    "maintenance and sealing for as long as it likes; a row lock on a table "
-    "only pgwarden may lock (as the scheduled run now takes on "
-    "detection_state) cannot be taken by others",
-)
 
 
 STALLS = [
@@ -214,13 +204,11 @@ STALLS = [
         "warden.maintain_log_partitions",
         "SELECT count(*) FROM warden.maintain_log_partitions(3, 30)",
         id="maintain_log_partitions",
-        marks=ADVISORY_STALL,
     ),
     pytest.param(
         "warden.seal_audit_log",
         "SELECT warden.seal_audit_log()",
         id="seal_audit_log",
-        marks=ADVISORY_STALL,
     ),
 ]
 

@@ -27,7 +27,9 @@ BEGIN
                 HINT = 'Keep events for at least 1 day, for example '
                     || 'interval ''400 days''.';
     END IF;
-    PERFORM pg_advisory_xact_lock(hashtext('warden.maintain_log_partitions'));
+    -- Serialised with partition maintenance by the same table lock (no
+    -- advisory key, which any login could hold to stall retention).
+    LOCK TABLE warden.security_audit_log IN SHARE ROW EXCLUSIVE MODE;
 
     FOR v_part IN
         SELECT

@@ -77,11 +77,11 @@ BEGIN
         RETURN;
     END IF;
 
-    -- One maintainer at a time; concurrent callers wait and then find the
-    -- work done.
-    PERFORM pg_advisory_xact_lock(hashtext('warden.maintain_log_partitions'));
     -- Writers wait until the new partitions are attached: an insert routed
     -- to the default partition meanwhile would violate its new constraint.
+    -- The lock conflicts with itself, so it also makes concurrent
+    -- maintainers wait (they then find the work done); unlike an advisory
+    -- key, no role outside pgwarden may take it to stall maintenance.
     LOCK TABLE warden.security_audit_log IN SHARE ROW EXCLUSIVE MODE;
 
     FOREACH v_month IN ARRAY v_months

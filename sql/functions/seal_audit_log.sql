@@ -47,7 +47,10 @@ DECLARE
     v_seals integer := 0;
 BEGIN
     -- Sealers wait for each other; writers of the log are not involved.
-    PERFORM pg_advisory_xact_lock(hashtext('warden.seal_audit_log'));
+    -- A table lock rather than an advisory key: no other role may take a
+    -- lock on the seals that conflicts with this one, so nobody outside
+    -- pgwarden can stall sealing.
+    LOCK TABLE warden.audit_log_seals IN SHARE ROW EXCLUSIVE MODE;
 
     SELECT * INTO v_previous
     FROM warden.audit_log_seals AS s
