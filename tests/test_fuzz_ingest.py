@@ -111,20 +111,9 @@ def check_bad_record(db: psycopg.Connection, summary: Summary, fmt: str) -> None
         assert metadata.get("data_quality"), metadata.get("ingest_line")
 
 
-UTF8_DEFECT = pytest.mark.xfail(
-    strict=True,
-    reason="pylib/pgwarden/commands/ingest.py (_lines) decodes with "
-    "errors='replace': invalid UTF-8 in a field becomes U+FFFD and the event "
-    "is stored with no data-quality mark, so the input was silently changed",
-)
-
-
 def case(fmt: str, kind: str):
-    """One parameter of the matrix, marked where a defect is known."""
-    marks = []
-    if kind == "invalid_utf8_in_user" and fmt != "jsonl":
-        marks.append(UTF8_DEFECT)
-    return pytest.param(fmt, kind, marks=marks, id=f"{fmt}-{kind}")
+    """One parameter of the matrix."""
+    return pytest.param(fmt, kind, id=f"{fmt}-{kind}")
 
 
 KINDS = [
@@ -186,12 +175,6 @@ def test_garbage_lines_never_drop_the_rest_of_a_file(db, tmp_path, fmt, noise):
     assert set(expected) <= users
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pylib/pgwarden/ingest/csv_events.py reads with the csv module, "
-    "so one unbalanced double quote makes every following line part of one "
-    "quoted field: the valid lines after it are lost",
-)
 def test_a_stray_quote_in_csv_loses_no_following_line(db, tmp_path):
     """Check that a CSV line with an unbalanced quote loses no later line."""
     lines = [
@@ -208,14 +191,6 @@ def test_a_stray_quote_in_csv_loses_no_following_line(db, tmp_path):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pylib/pgwarden/ingest/pgaudit.py passes only the AUDIT body "
-    "(without the log-line prefix: time, pid, user) as the record, and "
-    "load.py derives metadata.ingest_key from it: the same statement run by "
-    "another user on another day, in another file, is taken for a "
-    "duplicate and silently not stored",
-)
 def test_same_audit_statement_by_another_user_later_is_stored(db, tmp_path):
     """Check that identical audit text of another user and day is not a duplicate."""
     body = "LOG:  AUDIT: SESSION,1,1,ROLE,GRANT,TABLE,,GRANT SELECT ON t TO x,<n>"
@@ -236,3 +211,111 @@ def test_same_audit_statement_by_another_user_later_is_stored(db, tmp_path):
         [b"2026-12-02 11:00:01 UTC [555] mallory@app " + body.encode()],
     )
     assert sorted(stored_users(db)) == ["alice", "mallory"]
+
+
+def test_invalid_utf8_is_marked_and_its_lines_kept_apart(db, tmp_path):
+    """Check that lines differing in invalid bytes are two marked events, once."""
+    lines = [
+        good_line("csv", 1, "evXil").replace(b"X", b"\xff"),
+        good_line("csv", 1, "evXil").replace(b"X", b"\xfe"),
+    ]
+    first = ingest(db, tmp_path, "csv", lines)
+    assert first.events_stored == 2
+    rows = db.execute(
+        "SELECT user_id, metadata -> 'data_quality' "
+        "FROM warden.security_audit_log WHERE source = 'importer'"
+    ).fetchall()
+    assert rows == [("ev\ufffdil", ["invalid_utf8"])] * 2
+    again = ingest(db, tmp_path, "csv", lines)
+    assert (again.events_stored, again.duplicates) == (0, 2)
+
+
+def test_invalid_utf8_in_a_skip_reason_is_printed(db, dsn, tmp_path):
+    """Check that a skip reason quoting invalid bytes is printed, not fatal."""
+    from click.testing import CliRunner
+
+    from pgwarden.cli import main
+
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b'{"ev\xffent_type": "logout"}\n' + good_line("jsonl", 1) + b"\n")
+    result = CliRunner().invoke(
+        main, ["ingest", "--format", "jsonl", str(path), "--dsn", dsn]
+    )
+    assert result.exit_code == 0, result.output
+    assert "unknown field ev\ufffdent_type" in result.output
+    assert stored_users(db) == ["good1"]
+
+
+def test_a_stray_quote_is_reported_and_a_later_multiline_field_kept(db, tmp_path):
+    """Check that a stray quote is skipped and a later quoted line break kept."""
+    lines = [
+        good_line("csv", 1),
+        b'login_failed,"stray,2026-12-01T10:00:05Z',
+        good_line("csv", 2),
+        b'login_failed,"good3',
+        b'continued",2026-12-01T10:00:03Z',
+        good_line("csv", 4),
+    ]
+    summary = ingest(db, tmp_path, "csv", lines)
+    assert stored_users(db) == ["good1", "good2", "good3\ncontinued", "good4"]
+    # The header is line 1, so the stray quote is on line 3.
+    assert list(summary.skipped.values()) == [[3]]
+
+
+def test_a_quote_open_for_too_many_lines_loses_none_of_them(db, tmp_path):
+    """Check that a quote unclosed after MAX_RECORD_LINES lines loses none."""
+    from pgwarden.ingest.csv_events import MAX_RECORD_LINES
+
+    count = MAX_RECORD_LINES + 20
+    lines = [b'login_failed,"stray,2026-12-01T10:00:05Z']
+    lines += [good_line("csv", n) for n in range(1, count + 1)]
+    # Would close the quote, but lies beyond the bound: a line of its own.
+    lines.append(b'login_failed,late",2026-12-01T10:00:05Z')
+    summary = ingest(db, tmp_path, "csv", lines)
+    expected = [f"good{n}" for n in range(1, count + 1)]
+    assert stored_users(db) == [*expected, 'late"']
+    assert summary.skipped[f"quoted field not closed within {MAX_RECORD_LINES} lines"]
+    assert summary.lines_skipped == 1
+
+
+@pytest.mark.parametrize(
+    ("fmt", "first", "second"),
+    [
+        (
+            "postgres-log",
+            "2026-12-01 10:00:01.000 UTC [101] FATAL:  password "
+            'authentication failed for user "alice"',
+            "2026-12-02 11:00:01.000 UTC [555] FATAL:  password "
+            'authentication failed for user "alice"',
+        ),
+        (
+            "auth-log",
+            "Dec  1 10:00:01 web1 sshd[101]: Failed password for alice from "
+            "198.51.100.1 port 22 ssh2",
+            "Dec  2 11:00:01 web2 sshd[555]: Failed password for alice from "
+            "198.51.100.1 port 22 ssh2",
+        ),
+        (
+            "pgaudit",
+            "2026-12-01 10:00:01 UTC [101] alice@app LOG:  AUDIT: SESSION,1,1,"
+            "ROLE,GRANT,TABLE,,GRANT SELECT ON t TO x,<n>",
+            "2026-12-02 11:00:01 UTC [555] mallory@app LOG:  AUDIT: SESSION,1,1,"
+            "ROLE,GRANT,TABLE,,GRANT SELECT ON t TO x,<n>",
+        ),
+    ],
+)
+def test_same_message_at_another_time_is_another_event(
+    db, tmp_path, fmt, first, second
+):
+    """Check that one message at two times in two files is two events, once."""
+    for name, line in (("a", first), ("b", second)):
+        folder = tmp_path / name
+        folder.mkdir()
+        assert ingest(db, folder, fmt, [line.encode()]).events_stored == 1
+        again = ingest(db, folder, fmt, [line.encode()])
+        assert (again.events_stored, again.duplicates) == (0, 1)
+    times = db.execute(
+        "SELECT created_at FROM warden.security_audit_log "
+        "WHERE source = 'importer' ORDER BY created_at"
+    ).fetchall()
+    assert [t.date() for (t,) in times] == [dt.date(2026, 12, 1), dt.date(2026, 12, 2)]

@@ -41,11 +41,18 @@ def watched_tables(conn, extra: tuple[str, ...]) -> frozenset[str]:
 
 
 def _lines(handle: IO[bytes], counter: list[int], progress, task) -> Iterator[str]:
+    """Decode the file's lines; bytes that are not UTF-8 stay recognisable.
+
+    Each invalid byte becomes a lone surrogate (``surrogateescape``), so the
+    record text, and with it ``metadata.ingest_key``, keeps the original
+    bytes apart. The loader replaces the surrogates in stored values with
+    U+FFFD and marks the event ``invalid_utf8`` in ``metadata.data_quality``.
+    """
     for raw in handle:
         counter[0] += 1
         if progress is not None:
             progress.update(task, advance=len(raw))
-        yield raw.decode("utf-8", "replace")
+        yield raw.decode("utf-8", "surrogateescape")
 
 
 def ingest_file(

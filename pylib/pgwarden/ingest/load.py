@@ -3,7 +3,9 @@
 Events are checked and normalised exactly as ``warden.log_event`` would
 (unknown types and out-of-range numbers refused per event and reported;
 bad addresses kept in ``metadata.raw_ip_address`` with a data-quality
-mark), then loaded with COPY in batches, source ``importer``. Each batch
+mark; text that was not valid UTF-8 stored with U+FFFD in its place and
+the mark ``invalid_utf8``), then loaded with COPY in batches, source
+``importer``. Each batch
 is one statement, so the log's statement-level triggers (type check,
 real-time rules) judge it once.
 
@@ -74,7 +76,7 @@ class Summary:
 
     def skip(self, line: int, reason: str) -> None:
         """Record a line that produced no event."""
-        self.skipped[reason].append(line)
+        self.skipped[repair_text(reason)[0]].append(line)
 
     @property
     def lines_skipped(self) -> int:
@@ -218,11 +220,67 @@ def python_order(marks: list[str | None]) -> list[str | None]:
     return [*names, None] if None in marks else names
 
 
+#: Code points that no UTF-8 text holds: the lone surrogates that invalid
+#: bytes decode to (``surrogateescape``) or that a JSON ``\udXXX`` escape gives.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def repair_text(value: Any) -> tuple[Any, bool]:
+    """Replace lone surrogates in strings (keys too) of a value by U+FFFD.
+
+    Returns the repaired value and whether anything was replaced; the
+    database can store neither a lone surrogate in text nor in jsonb.
+    """
+    if isinstance(value, str):
+        repaired = _SURROGATE.sub("\ufffd", value)
+        return repaired, repaired != value
+    if isinstance(value, dict):
+        changed = False
+        result = {}
+        for key, item in value.items():
+            new_key, key_changed = repair_text(key)
+            new_item, item_changed = repair_text(item)
+            result[new_key] = new_item
+            changed = changed or key_changed or item_changed
+        return result, changed
+    if isinstance(value, list):
+        pairs = [repair_text(v) for v in value]
+        return [v for v, _ in pairs], any(c for _, c in pairs)
+    return value, False
+
+
+def repair_event(item: Event) -> Event:
+    """The event with invalid text replaced and marked ``invalid_utf8``."""
+    changed = False
+    result = dict(item)
+    for name in ("user_id", "ip_address", "table_name", "event_type", "metadata"):
+        result[name], was_changed = repair_text(item.get(name))
+        changed = changed or was_changed
+    if changed:
+        metadata = result["metadata"]
+        if metadata is None:
+            metadata = {}
+        elif not isinstance(metadata, dict):
+            metadata = {"raw_metadata": metadata, "data_quality": []}
+            metadata["data_quality"].append("metadata_not_object")
+        else:
+            metadata = dict(metadata)
+        marks = metadata.get("data_quality")
+        marks = list(marks) if isinstance(marks, list) else []
+        metadata["data_quality"] = [*marks, "invalid_utf8"]
+        result["metadata"] = metadata
+    return result
+
+
 def ingest_key(format_name: str, record: str, occurrence: int, part: int) -> str:
-    """The digest that identifies one event of a file across runs."""
+    """The digest that identifies one event of a file across runs.
+
+    The record is the raw text, invalid bytes included (as surrogates), so
+    records that differ only in such bytes keep apart.
+    """
     digest = hashlib.sha256()
     for piece in (format_name, record, str(occurrence), str(part)):
-        digest.update(piece.encode("utf-8", "surrogateescape"))
+        digest.update(piece.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")
     return digest.hexdigest()[:32]
 
@@ -306,9 +364,12 @@ class Loader:
         if not isinstance(metadata, dict):
             return
         marks = metadata.get("data_quality")
-        if not isinstance(marks, list) or all(
-            m is None or isinstance(m, str) for m in marks
+        if (
+            not isinstance(marks, list)
+            or all(m is None or isinstance(m, str) for m in marks)
+            or _has_nul(marks)
         ):
+            # A NUL character is refused by normalise, as log_event does.
             return
         rendered = [
             text
@@ -339,7 +400,7 @@ class Loader:
         if part == 0:
             self.occurrences[record] += 1
         occurrence = self.occurrences[record]
-        item = dict(item)
+        item = repair_event(item)
         item["key"] = ingest_key(self.format_name, record, occurrence, part)
         self.batch.append(item)
         if len(self.batch) >= self.batch_size:

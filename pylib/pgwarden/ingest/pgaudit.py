@@ -80,25 +80,34 @@ class _Parser:
         start = 0
         prefix = ""
         body: list[str] = []
+        raw: list[str] = []
         for number, line in numbered(lines):
             if body:
                 body.append(line)
+                raw.append(line)
                 text = "\n".join(body)
                 if _record_complete(text):
-                    body = []
-                    yield from self.record(start, prefix, text)
+                    yield from self.record(start, prefix, text, "\n".join(raw))
+                    body, raw = [], []
                 continue
             m = AUDIT.match(line)
             if m is None:
                 continue
             if _record_complete(m["body"]):
-                yield from self.record(number, m["prefix"], m["body"])
+                yield from self.record(number, m["prefix"], m["body"], line)
             else:
-                start, prefix, body = number, m["prefix"], [m["body"]]
+                start, prefix, body, raw = number, m["prefix"], [m["body"]], [line]
         if body:
             yield Skipped(start, "AUDIT record with an unterminated statement")
 
-    def record(self, number: int, prefix: str, body: str) -> Iterator[Event | Skipped]:
+    def record(
+        self, number: int, prefix: str, body: str, raw: str
+    ) -> Iterator[Event | Skipped]:
+        """One AUDIT record; ``raw`` is its whole text, log-line prefix included.
+
+        The raw text identifies the event (``metadata.ingest_key``): the same
+        statement logged for another user, process or time is another event.
+        """
         try:
             row = next(csv.reader(io.StringIO(body)))
         except (csv.Error, StopIteration) as exc:
@@ -132,7 +141,7 @@ class _Parser:
         if audit_class == "ROLE":
             yield event(
                 number,
-                body,
+                raw,
                 "role_change",
                 created_at=created,
                 user_id=user,
@@ -156,7 +165,7 @@ class _Parser:
             return
         yield event(
             number,
-            body,
+            raw,
             "customer_data_access",
             created_at=created,
             user_id=user,
