@@ -319,3 +319,28 @@ def test_same_message_at_another_time_is_another_event(
         "WHERE source = 'importer' ORDER BY created_at"
     ).fetchall()
     assert [t.date() for (t,) in times] == [dt.date(2026, 12, 1), dt.date(2026, 12, 2)]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "stray"),
+    [
+        (
+            "pgaudit",
+            b"2026-12-01 10:00:05 UTC [150] ev@app LOG:  AUDIT: SESSION,1,1,ROLE,"
+            b'GRANT,TABLE,,"GRANT SELECT ON customers TO ev,<not logged>',
+        ),
+        (
+            "postgres-log",
+            b'2026-12-01 10:00:05.000 UTC,"ev,"app",150,"[local]",',
+        ),
+    ],
+)
+def test_a_stray_quote_in_a_server_log_loses_no_following_line(
+    db, tmp_path, fmt, stray
+):
+    """Check that an unclosed quote in a server log loses no later line."""
+    lines = [good_line(fmt, 1), stray, good_line(fmt, 2), good_line(fmt, 3)]
+    summary = ingest(db, tmp_path, fmt, lines)
+    assert stored_users(db) == ["good1", "good2", "good3"]
+    closed = [n for reason, n in summary.skipped.items() if "not closed" in reason]
+    assert closed == [[2]]

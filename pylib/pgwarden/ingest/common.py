@@ -12,6 +12,7 @@ import datetime as dt
 import ipaddress
 import json
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -211,6 +212,37 @@ def numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
     """Number lines from 1 and strip their line ends."""
     for number, line in enumerate(lines, start=1):
         yield number, line.rstrip("\r\n")
+
+
+#: Lines one record may span (a quoted field holding line breaks, in CSV,
+#: csvlog and pgaudit records). A quote still open after this many lines,
+#: or at the end of the file, is taken for a stray one: the record's first
+#: line is reported and the lines after it are read again on their own.
+MAX_RECORD_LINES = 100
+
+
+class Lines:
+    """Numbered lines (see :func:`numbered`) that can be given back.
+
+    A parser that took lines for the continuation of a record, and finds
+    that they were not, gives them back to read them again on their own.
+    """
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._source = numbered(lines)
+        self._again: deque[tuple[int, str]] = deque()
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        return self
+
+    def __next__(self) -> tuple[int, str]:
+        if self._again:
+            return self._again.popleft()
+        return next(self._source)
+
+    def give_back(self, lines: list[tuple[int, str]]) -> None:
+        """Read these lines (in this order) before any other."""
+        self._again.extendleft(reversed(lines))
 
 
 def event(

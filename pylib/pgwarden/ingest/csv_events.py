@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import deque
 from collections.abc import Iterable, Iterator
 
-from pgwarden.ingest.common import Event, ParseOptions, Skipped, numbered
+from pgwarden.ingest.common import (
+    MAX_RECORD_LINES,
+    Event,
+    Lines,
+    ParseOptions,
+    Skipped,
+)
 from pgwarden.ingest.jsonl import from_mapping
-
-#: Lines one record may span (a quoted field holding line breaks). A quote
-#: still open after this many lines, or at the end of the file, is taken
-#: for a stray one: its first line is reported and the lines after it are
-#: read again as records of their own.
-MAX_RECORD_LINES = 100
 
 
 def ends_in_quotes(line: str, in_quotes: bool) -> bool:
@@ -48,15 +47,14 @@ def parse(lines: Iterable[str], options: ParseOptions) -> Iterator[Event | Skipp
     width is taken for a stray quote: its first line is reported and the
     lines after it are read again.
     """
-    source = numbered(lines)
-    again: deque[tuple[int, str]] = deque()
+    source = Lines(lines)
     header: list[str] | None = None
-    while (first := again.popleft() if again else next(source, None)) is not None:
+    for first in source:
         start = first[0]
         record = [first]
         open_quote = ends_in_quotes(first[1], False)
         while open_quote and len(record) < MAX_RECORD_LINES:
-            line = again.popleft() if again else next(source, None)
+            line = next(source, None)
             if line is None:
                 break
             record.append(line)
@@ -68,7 +66,7 @@ def parse(lines: Iterable[str], options: ParseOptions) -> Iterator[Event | Skipp
                 else f"within {MAX_RECORD_LINES} lines"
             )
             yield Skipped(start, f"quoted field not closed {where}")
-            again.extendleft(reversed(record[1:]))
+            source.give_back(record[1:])
             continue
         text = "\n".join(line for _, line in record)
         if not text.strip():
@@ -93,7 +91,7 @@ def parse(lines: Iterable[str], options: ParseOptions) -> Iterator[Event | Skipp
             yield Skipped(start, problem)
             if multiline:
                 # Taken for a stray quote: the following lines are read again.
-                again.extendleft(reversed(record[1:]))
+                source.give_back(record[1:])
             continue
         values = {
             name: value for name, value in zip(header, row, strict=True) if value != ""

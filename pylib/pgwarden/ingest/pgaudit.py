@@ -24,7 +24,14 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from pgwarden.ingest.common import Event, ParseOptions, Skipped, event, numbered
+from pgwarden.ingest.common import (
+    MAX_RECORD_LINES,
+    Event,
+    Lines,
+    ParseOptions,
+    Skipped,
+    event,
+)
 from pgwarden.ingest.postgres_log import server_time
 
 AUDIT = re.compile(
@@ -77,28 +84,34 @@ class _Parser:
         self.options = options
 
     def parse(self, lines: Iterable[str]) -> Iterator[Event | Skipped]:
-        start = 0
-        prefix = ""
-        body: list[str] = []
-        raw: list[str] = []
-        for number, line in numbered(lines):
-            if body:
-                body.append(line)
-                raw.append(line)
-                text = "\n".join(body)
-                if _record_complete(text):
-                    yield from self.record(start, prefix, text, "\n".join(raw))
-                    body, raw = [], []
-                continue
+        source = Lines(lines)
+        for first in source:
+            number, line = first
             m = AUDIT.match(line)
             if m is None:
                 continue
-            if _record_complete(m["body"]):
-                yield from self.record(number, m["prefix"], m["body"], line)
-            else:
-                start, prefix, body, raw = number, m["prefix"], [m["body"]], [line]
-        if body:
-            yield Skipped(start, "AUDIT record with an unterminated statement")
+            body = [m["body"]]
+            taken = [first]
+            complete = _record_complete(m["body"])
+            while not complete and len(taken) < MAX_RECORD_LINES:
+                following = next(source, None)
+                if following is None:
+                    break
+                taken.append(following)
+                body.append(following[1])
+                complete = _record_complete("\n".join(body))
+            if not complete:
+                # Taken for a stray quote: the following lines are read again.
+                where = (
+                    "at the end of the file"
+                    if len(taken) < MAX_RECORD_LINES
+                    else f"within {MAX_RECORD_LINES} lines"
+                )
+                yield Skipped(number, f"AUDIT statement not closed {where}")
+                source.give_back(taken[1:])
+                continue
+            raw = "\n".join(text for _, text in taken)
+            yield from self.record(number, m["prefix"], "\n".join(body), raw)
 
     def record(
         self, number: int, prefix: str, body: str, raw: str

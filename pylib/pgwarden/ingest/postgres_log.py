@@ -21,12 +21,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pgwarden.ingest.common import (
+    MAX_RECORD_LINES,
     Event,
+    Lines,
     ParseOptions,
     Skipped,
     event,
     localize,
-    numbered,
     split_host_port,
 )
 
@@ -124,16 +125,8 @@ class _Parser:
         self.clients: dict[str, str] = {}
 
     def parse(self, lines: Iterable[str]) -> Iterator[Event | Skipped]:
-        pending: list[str] = []
-        start = 0
-        for number, line in numbered(lines):
-            if pending:
-                pending.append(line)
-                text = "\n".join(pending)
-                if text.count('"') % 2 == 0:
-                    pending = []
-                    yield from self.csv_record(start, text)
-                continue
+        source = Lines(lines)
+        for number, line in source:
             if not line.strip():
                 continue
             if line.startswith("{"):
@@ -141,14 +134,33 @@ class _Parser:
             elif re.match(r"^\d{4}-\d{2}-\d{2} [\d:.]+ [^,]*,", line) and (
                 line.count(",") >= 13 or line.count('"') % 2
             ):
-                if line.count('"') % 2:
-                    pending, start = [line], number
-                    continue
-                yield from self.csv_record(number, line)
+                yield from self.csvlog(number, line, source)
             else:
                 yield from self.stderr_line(number, line)
-        if pending:
-            yield Skipped(start, "unterminated csvlog record")
+
+    def csvlog(
+        self, number: int, line: str, source: Lines
+    ) -> Iterator[Event | Skipped]:
+        """A csvlog record from its first line; quoted fields may span lines."""
+        taken = [(number, line)]
+        text = line
+        while text.count('"') % 2 and len(taken) < MAX_RECORD_LINES:
+            following = next(source, None)
+            if following is None:
+                break
+            taken.append(following)
+            text = f"{text}\n{following[1]}"
+        if text.count('"') % 2:
+            # Taken for a stray quote: the following lines are read again.
+            where = (
+                "at the end of the file"
+                if len(taken) < MAX_RECORD_LINES
+                else f"within {MAX_RECORD_LINES} lines"
+            )
+            yield Skipped(number, f"csvlog record not closed {where}")
+            source.give_back(taken[1:])
+            return
+        yield from self.csv_record(number, text)
 
     def stderr_line(self, number: int, line: str) -> Iterator[Event | Skipped]:
         m = STDERR.match(line)
