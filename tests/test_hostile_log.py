@@ -396,13 +396,6 @@ def test_events_record_who_reported_them(db, login_as):
     ).fetchone() == (APP_LOGIN,)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sql/functions/_session_id.sql accepts any cached warden.session_id "
-    "that ends in '.<own pid in hex>', so a reporter can SET warden.session_id "
-    "= 'anything.<pid>' and have events stored under a forged session id "
-    "(the backend-start half is never checked)",
-)
 def test_reporter_cannot_forge_the_session_id(db, login_as):
     """Check that the stored session id is the reporter's real session."""
     conn = login_as(APP_LOGIN)

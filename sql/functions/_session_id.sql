@@ -2,29 +2,26 @@
 --
 -- The current database session in the form of log_line_prefix %c (backend
 -- start time and process id in hex), so that events can be matched with
--- server log lines. Cached in a session setting after the first call.
+-- server log lines. Read from the server's own activity record on every
+-- call and never cached in a setting: any session may SET a custom
+-- setting, so a cached value could be forged. The read costs a few
+-- microseconds (the activity snapshot is taken once per transaction).
 CREATE OR REPLACE FUNCTION warden._session_id()
 RETURNS text
 LANGUAGE plpgsql
-VOLATILE
+STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_id text := current_setting('warden.session_id', true);
 BEGIN
-    -- A value set by hand in another session's name is ignored.
-    IF v_id IS NULL
-        OR v_id NOT LIKE '%.' || to_hex(pg_backend_pid()) THEN
+    RETURN (
         SELECT format(
             '%s.%s',
             to_hex(trunc(extract(EPOCH FROM a.backend_start))::bigint),
             to_hex(a.pid)
         )
-        INTO v_id
-        FROM pg_catalog.pg_stat_get_activity(pg_backend_pid()) AS a;
-        PERFORM set_config('warden.session_id', coalesce(v_id, ''), false);
-    END IF;
-    RETURN v_id;
+        FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid())
+            AS a
+    );
 END
 $$;
 
