@@ -297,14 +297,6 @@ def test_hostile_table_names_are_watched_and_recorded_verbatim(db, login_as):
     assert scalar(db, "SELECT to_regclass('warden.alerts') IS NOT NULL") is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sql/functions/_incident_render.sql fills placeholders one after "
-    "another with replace(), so a placeholder inside a value (a user id such "
-    "as 'x [INCIDENT_DESCRIPTION]') is expanded again: whoever chooses a "
-    "user id can rewrite parts of the critical alert sent to the security "
-    "team",
-)
 def test_placeholders_inside_a_user_id_are_not_expanded(db, login_as):
     """Check that a user id holding template placeholders is rendered verbatim."""
     user = "x [INCIDENT_DESCRIPTION] [ACTIONS_TAKEN] [NEXT_STEPS]"

@@ -3,7 +3,9 @@
 --
 -- Fills one row of warden.message_templates with the data of an incident.
 -- Placeholders the template does not use are ignored; text in brackets
--- that is no placeholder is left as written.
+-- that is no placeholder is left as written. Placeholders are filled in a
+-- single pass (warden._incident_fill), so a value holding a placeholder,
+-- such as a user id, is never expanded again.
 CREATE OR REPLACE FUNCTION warden._incident_render(
     p_template text,
     p_incident_id bigint,
@@ -16,7 +18,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_values jsonb := warden._incident_placeholders(p_incident_id);
-    v_pair record;
 BEGIN
     SELECT m.subject, m.body
     INTO subject, body
@@ -29,11 +30,8 @@ BEGIN
                 HINT = 'warden.message_templates needs the rows '
                     || 'critical_alert and user_notification.';
     END IF;
-    FOR v_pair IN SELECT e.key, e.value FROM jsonb_each_text(v_values) AS e
-    LOOP
-        subject := replace(subject, v_pair.key, v_pair.value);
-        body := replace(body, v_pair.key, v_pair.value);
-    END LOOP;
+    subject := warden._incident_fill(subject, v_values);
+    body := warden._incident_fill(body, v_values);
 END
 $$;
 
