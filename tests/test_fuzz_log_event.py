@@ -422,13 +422,6 @@ def test_count_beyond_integer_range_is_refused(db):
     assert count_events(db) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sql/functions/log_event.sql: metadata || jsonb_build_object("
-    "'raw_ip_address', ...) overwrites a raw_ip_address key the caller sent "
-    "(likewise raw_user_id, and data_quality when it is not an array): the "
-    "caller's value is silently lost",
-)
 def test_caller_metadata_keys_named_like_pgwarden_marks_are_kept(db):
     """Check that a caller's own raw_ip_address survives a bad address."""
     event_id = db.execute(
@@ -441,12 +434,6 @@ def test_caller_metadata_keys_named_like_pgwarden_marks_are_kept(db):
     assert "from the caller" in kept
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sql/functions/log_event.sql marks only times more than a day "
-    "ahead (created_at_in_future); an event dated 44 AD or 4713 BC is stored "
-    "with no data-quality mark, though no security event can be that old",
-)
 @pytest.mark.parametrize("when", ["0044-03-15 12:00:00+00", "4713-01-01 00:00 BC"])
 def test_event_centuries_old_is_marked_or_refused(db, when):
     """Check that an event time centuries before now is marked or refused."""

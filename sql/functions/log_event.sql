@@ -4,7 +4,9 @@
 -- The one call through which applications report a security event. Input
 -- that cannot be stored as given is kept, not lost: an unparsable address
 -- stays in metadata.raw_ip_address, an empty user id becomes unknown, and
--- metadata.data_quality lists what was wrong. Input that would make the
+-- metadata.data_quality lists what was wrong (a time before 1970 or more
+-- than a day ahead included); a caller's own metadata key of the name of
+-- one of these marks is kept under caller_<key>. Input that would make the
 -- event mean something else (an unknown type, a risk score outside 1..5, a
 -- negative count) is refused with an error naming the value.
 --
@@ -30,6 +32,9 @@ DECLARE
     v_default_risk smallint;
     v_metadata jsonb := coalesce(log_event.metadata, '{}'::jsonb);
     v_quality text[] := '{}';
+    v_own jsonb := '{}';
+    v_key text;
+    v_free text;
     v_user text := log_event.user_id;
     v_ip inet;
     v_created timestamptz := coalesce(log_event.created_at, now());
@@ -91,7 +96,7 @@ BEGIN
         v_quality := v_quality || 'empty_user_id'::text;
     ELSIF length(v_user) > 256 THEN
         -- Longer ids would not fit the per-user index; keep the whole.
-        v_metadata := v_metadata || jsonb_build_object('raw_user_id', v_user);
+        v_own := v_own || jsonb_build_object('raw_user_id', v_user);
         v_user := left(v_user, 256);
         v_quality := v_quality || 'user_id_truncated'::text;
     END IF;
@@ -100,7 +105,7 @@ BEGIN
         AND btrim(log_event.ip_address) <> '' THEN
         v_ip := warden._parse_inet(log_event.ip_address);
         IF v_ip IS NULL THEN
-            v_metadata := v_metadata || jsonb_build_object(
+            v_own := v_own || jsonb_build_object(
                 'raw_ip_address', log_event.ip_address
             );
             v_quality := v_quality || 'invalid_ip_address'::text;
@@ -109,10 +114,33 @@ BEGIN
 
     IF v_created > now() + interval '1 day' THEN
         v_quality := v_quality || 'created_at_in_future'::text;
+    ELSIF v_created < '1970-01-01 00:00:00+00' THEN
+        -- No clock that logs security events reads before the Unix epoch.
+        v_quality := v_quality || 'created_at_before_1970'::text;
     END IF;
 
+    -- pgwarden writes its marks over nothing the caller sent: a caller's
+    -- raw_user_id or raw_ip_address that pgwarden writes too, or a
+    -- data_quality that is no list of marks to merge, is kept under
+    -- caller_<key> (as many caller_ as it takes to find a free name).
     IF cardinality(v_quality) > 0 THEN
-        v_metadata := v_metadata || jsonb_build_object(
+        IF jsonb_typeof(v_metadata -> 'data_quality') <> 'array' THEN
+            v_own := v_own || jsonb_build_object('data_quality', NULL);
+        END IF;
+        FOR v_key IN
+            SELECT k
+            FROM jsonb_object_keys(v_own) AS k
+            WHERE v_metadata ? k
+        LOOP
+            v_free := 'caller_' || v_key;
+            WHILE v_metadata ? v_free LOOP
+                v_free := 'caller_' || v_free;
+            END LOOP;
+            v_metadata := (v_metadata - v_key)
+                || jsonb_build_object(v_free, v_metadata -> v_key);
+            v_quality := v_quality || 'metadata_key_renamed'::text;
+        END LOOP;
+        v_metadata := v_metadata || v_own || jsonb_build_object(
             'data_quality',
             (SELECT jsonb_agg(DISTINCT q) FROM unnest(v_quality) AS q)
         );
