@@ -344,3 +344,18 @@ def test_a_stray_quote_in_a_server_log_loses_no_following_line(
     assert stored_users(db) == ["good1", "good2", "good3"]
     closed = [n for reason, n in summary.skipped.items() if "not closed" in reason]
     assert closed == [[2]]
+
+
+def test_a_lone_surrogate_escape_in_json_is_marked(db, tmp_path):
+    """Check that a JSON \\udc00 escape is stored as U+FFFD and marked."""
+    line = (
+        '{"event_type": "login_failed", "user_id": "a\\udc00b", '
+        '"metadata": {"k\\ud800": "v"}, "created_at": "2026-12-01T10:00:00Z"}'
+    )
+    summary = ingest(db, tmp_path, "jsonl", [line.encode()])
+    assert summary.events_stored == 1
+    row = db.execute(
+        "SELECT user_id, metadata -> 'data_quality', metadata ? 'k\ufffd' "
+        "FROM warden.security_audit_log WHERE source = 'importer'"
+    ).fetchone()
+    assert row == ("a\ufffdb", ["invalid_utf8"], True)

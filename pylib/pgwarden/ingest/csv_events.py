@@ -23,6 +23,8 @@ def ends_in_quotes(line: str, in_quotes: bool) -> bool:
     quote inside an unquoted field is an ordinary character). ``in_quotes``
     says whether the line continues a quoted field of the line before.
     """
+    if '"' not in line:
+        return in_quotes
     state = "quoted" if in_quotes else "start"
     for char in line:
         if state == "quoted":

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 #: Events per COPY statement. The real-time rules judge each statement;
 #: their cost grows faster than the batch, so batches stay moderate.
 BATCH_SIZE = 500
+#: Times before this are marked created_at_before_1970, as log_event does.
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 #: Serialises importers of one database (first half of a two-key lock).
 LOCK_KEY = 0x70677769
 COLUMNS = (
@@ -151,6 +153,8 @@ def normalise(
         raise Refused("no event time with a zone")
     metadata = item.get("metadata")
     quality: list[str] = []
+    # Keys that pgwarden writes into metadata beside its marks.
+    own: dict[str, Any] = {}
     if metadata is None:
         metadata = {}
     if not isinstance(metadata, dict):
@@ -169,7 +173,7 @@ def normalise(
         user = None
         quality.append("empty_user_id")
     elif user is not None and len(user) > 256:
-        metadata["raw_user_id"] = user
+        own["raw_user_id"] = user
         user = user[:256]
         quality.append("user_id_truncated")
     address = item.get("ip_address")
@@ -177,14 +181,33 @@ def normalise(
     if address is not None and str(address).strip(" "):
         stored_address = addresses(str(address))
         if stored_address is None:
-            metadata["raw_ip_address"] = address
+            own["raw_ip_address"] = address
             quality.append("invalid_ip_address")
     reference = now or dt.datetime.now(dt.timezone.utc)
     if created > reference + dt.timedelta(days=1):
         quality.append("created_at_in_future")
+    elif created < EPOCH:
+        quality.append("created_at_before_1970")
+    # Marks of the importer itself (text that was not valid UTF-8).
+    quality.extend(item.get("importer_quality") or ())
     if quality:
+        # A caller's key that pgwarden writes too, or a data_quality that
+        # is no list of marks, is kept under caller_<key>, as log_event does.
+        if "data_quality" in metadata and not isinstance(
+            metadata["data_quality"], list
+        ):
+            own["data_quality"] = None
+        for key in own:
+            if key in metadata:
+                free = f"caller_{key}"
+                while free in metadata:
+                    free = f"caller_{free}"
+                metadata[free] = metadata.pop(key)
+                quality.append("metadata_key_renamed")
+        metadata.update(own)
         metadata["data_quality"] = order_marks(quality)
     result = dict(item)
+    result.pop("importer_quality", None)
     result.update(
         user_id=user,
         ip_address=stored_address,
@@ -257,18 +280,8 @@ def repair_event(item: Event) -> Event:
         result[name], was_changed = repair_text(item.get(name))
         changed = changed or was_changed
     if changed:
-        metadata = result["metadata"]
-        if metadata is None:
-            metadata = {}
-        elif not isinstance(metadata, dict):
-            metadata = {"raw_metadata": metadata, "data_quality": []}
-            metadata["data_quality"].append("metadata_not_object")
-        else:
-            metadata = dict(metadata)
-        marks = metadata.get("data_quality")
-        marks = list(marks) if isinstance(marks, list) else []
-        metadata["data_quality"] = [*marks, "invalid_utf8"]
-        result["metadata"] = metadata
+        # Read by normalise, which adds it to the event's marks.
+        result["importer_quality"] = ["invalid_utf8"]
     return result
 
 
