@@ -174,3 +174,52 @@ def test_loader_stores_what_log_event_stores(db, user_id, ip_address, metadata):
         "ORDER BY id DESC LIMIT 2"
     ).fetchall()
     assert rows[0] == rows[1]
+
+
+@pytest.mark.parametrize(
+    ("user_id", "ip_address", "metadata", "created_at"),
+    [
+        ("u" * 300, None, {"raw_user_id": "mine", "caller_raw_user_id": 1}, NOW),
+        (None, "not-an-address", {"raw_ip_address": "mine"}, NOW),
+        ("alice", "300.1.2.3", {"data_quality": "not a list"}, NOW),
+        ("alice", None, {"data_quality": ["own_mark"]}, NOW),
+        ("alice", None, None, dt.datetime(1960, 1, 1, tzinfo=dt.timezone.utc)),
+    ],
+)
+def test_loader_keeps_caller_keys_as_log_event_does(
+    db, user_id, ip_address, metadata, created_at
+):
+    """Check that caller keys, marks and old times are stored as log_event does."""
+    item = {
+        "line": 1,
+        "record": uuid.uuid4().hex,
+        "event_type": "logout",
+        "user_id": user_id,
+        "ip_address": ip_address,
+        "metadata": metadata,
+        "record_count": None,
+        "table_name": None,
+        "risk_score": None,
+        "created_at": created_at,
+    }
+    loader = Loader(db, format_name="test", file_label="t", summary=Summary())
+    loader.add(item)
+    loader.flush()
+    db.execute(
+        "SELECT warden.log_event('logout', user_id => %s, "
+        "ip_address => %s, metadata => %s, created_at => %s)",
+        (
+            user_id,
+            ip_address,
+            None if metadata is None else Jsonb(metadata),
+            created_at,
+        ),
+    )
+    rows = db.execute(
+        "SELECT user_id, ip_address, metadata "
+        "- '{ingest_key,ingest_file,ingest_line}'::text[] "
+        "FROM warden.security_audit_log WHERE source <> 'pgwarden' "
+        "ORDER BY id DESC LIMIT 2"
+    ).fetchall()
+    assert rows[0] == rows[1]
+    assert rows[0][2].get("data_quality")
