@@ -359,3 +359,16 @@ def test_a_lone_surrogate_escape_in_json_is_marked(db, tmp_path):
         "FROM warden.security_audit_log WHERE source = 'importer'"
     ).fetchone()
     assert row == ("a\ufffdb", ["invalid_utf8"], True)
+
+
+def test_two_stray_quotes_that_pair_up_lose_no_line_between(db, tmp_path):
+    """Check that two stray quotes forming a row that gives no event lose nothing."""
+    lines = [
+        b'junk,"',
+        good_line("csv", 1),
+        b'",junk',
+        good_line("csv", 2),
+    ]
+    summary = ingest(db, tmp_path, "csv", lines)
+    assert stored_users(db) == ["good1", "good2"]
+    assert sorted(n for lines in summary.skipped.values() for n in lines) == [2, 4]

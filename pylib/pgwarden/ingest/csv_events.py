@@ -46,8 +46,8 @@ def parse(lines: Iterable[str], options: ParseOptions) -> Iterator[Event | Skipp
 
     Empty cells mean "not given". ``metadata`` is a JSON object in a cell.
     A record spanning lines that is not a well-formed row of the header's
-    width is taken for a stray quote: its first line is reported and the
-    lines after it are read again.
+    width giving an event is taken for a stray quote: its first line is
+    reported and the lines after it are read again.
     """
     source = Lines(lines)
     header: list[str] | None = None
@@ -89,13 +89,17 @@ def parse(lines: Iterable[str], options: ParseOptions) -> Iterator[Event | Skipp
         if row is not None and header is not None and len(row) != len(header):
             problem = f"{len(row)} fields where the header has {len(header)}"
             row = None
+        result: Event | Skipped
         if row is None:
-            yield Skipped(start, problem)
-            if multiline:
-                # Taken for a stray quote: the following lines are read again.
-                source.give_back(record[1:])
-            continue
-        values = {
-            name: value for name, value in zip(header, row, strict=True) if value != ""
-        }
-        yield from_mapping(start, text, values, options)
+            result = Skipped(start, problem)
+        else:
+            values = {
+                name: value
+                for name, value in zip(header, row, strict=True)
+                if value != ""
+            }
+            result = from_mapping(start, text, values, options)
+        yield result
+        if multiline and isinstance(result, Skipped):
+            # Taken for a stray quote: the following lines are read again.
+            source.give_back(record[1:])
