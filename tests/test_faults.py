@@ -289,10 +289,17 @@ def test_message_claimed_by_a_deliverer_that_died_is_delivered(db, dsn):
 
 
 @pytest.fixture
-def private_server() -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
+def private_server(
+    monkeypatch,
+) -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
     """A PostgreSQL of this test alone, with pgwarden; yields dsn, stop, start."""
     import pgserver
     from pgserver._commands import pg_ctl
+
+    # A server started with PGPORT set (the tests on another server set it)
+    # would listen on that port instead of 5432.
+    monkeypatch.delenv("PGPORT", raising=False)
+    monkeypatch.delenv("PGHOST", raising=False)
 
     folder = tempfile.mkdtemp(prefix="pgwarden-restart-")
     server = pgserver.get_server(folder, cleanup_mode="stop")

@@ -8,6 +8,7 @@ when the context ends.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -30,7 +31,13 @@ def embedded_server(*, keep: bool = False) -> Iterator[str]:
         ) from exc
     folder = tempfile.mkdtemp(prefix="pgwarden-")
     log.debug("starting embedded PostgreSQL in %s", folder)
-    server = pgserver.get_server(folder, cleanup_mode=None if keep else "stop")
+    # The server would take its port from PGPORT (and so name its socket
+    # after it) when the caller's environment sets one for another server.
+    saved = {k: os.environ.pop(k) for k in ("PGPORT", "PGHOST") if k in os.environ}
+    try:
+        server = pgserver.get_server(folder, cleanup_mode=None if keep else "stop")
+    finally:
+        os.environ.update(saved)
     try:
         yield server.get_uri()
     finally:
