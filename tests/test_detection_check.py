@@ -366,3 +366,109 @@ def test_rate_alerts_do_not_depend_on_run_times(db):
         for user in ("u-split", "u-once")
     }
     assert rules["u-split"] == rules["u-once"] == ["moderate_rate", "rate_limit"]
+
+
+def fresh_alerts(db):
+    """Alerts of the same events judged in one run, then rolled back."""
+    with db.transaction(force_rollback=True):
+        db.execute("DELETE FROM warden.alerts")
+        db.execute(
+            "UPDATE warden.detection_state SET rescan_from_id = 0,"
+            " scanned_to_id = NULL, scanned_xmax = NULL"
+        )
+        check(db)
+        return {
+            a["rule"]: (a["evidence"], a["event_count"], a["record_count"])
+            for a in alerts(db)
+        }
+
+
+def test_late_event_pushing_a_window_past_upper_revises_moderate_rate(db):
+    """Check that an access arriving late, inside a window moderate_rate judged
+    at 100, moves that window to rate_limit and out of the moderate alert."""
+    db.execute(NO_REALTIME)
+    second = timedelta(seconds=1)
+
+    def access(i):
+        return log(
+            db,
+            "customer_data_access",
+            T0 + i * second,
+            user_id="u-late",
+            record_count=1,
+        )
+
+    # 101 accesses a second apart; the 51st is held back, as a statement
+    # waiting on a row lock commits after later ones.
+    early = [access(i) for i in range(101) if i != 50]
+    [first] = check(db)
+    assert first["rule"] == "moderate_rate"
+    assert first["evidence"] == early
+    assert first["last_seen"] == T0 + 100 * second
+
+    late = access(50)
+    changed = check(db)
+    assert sorted(a["rule"] for a in changed) == ["moderate_rate", "rate_limit"]
+    [moderate] = alerts(db, "moderate_rate")
+    assert moderate["id"] == first["id"]
+    assert moderate["status"] == "open"
+    everything = sorted([*early, late])
+    # Windows ending at the 61st to 100th access hold 61 to 100; the one
+    # ending at the 101st (the last of early) holds 101: rate_limit's.
+    assert moderate["evidence"] == sorted([*early[:-1], late])
+    assert moderate["event_count"] == moderate["record_count"] == 100
+    assert moderate["last_seen"] == T0 + 99 * second
+    assert "revised_at" in moderate["details"]
+    [limit] = alerts(db, "rate_limit")
+    assert limit["evidence"] == everything
+    assert check(db) == []
+    assert fresh_alerts(db) == {
+        a["rule"]: (a["evidence"], a["event_count"], a["record_count"])
+        for a in alerts(db)
+    }
+
+
+def test_events_in_order_do_not_revise_moderate_rate(db):
+    """Check that accesses arriving in time order extend the alert unrevised."""
+    db.execute(NO_REALTIME)
+    for i in range(70):
+        log(db, "customer_data_access", T0 + i * MIN / 2, user_id="u-order")
+    check(db)
+    for i in range(70, 80):
+        log(db, "customer_data_access", T0 + i * MIN / 2, user_id="u-order")
+    check(db)
+    [moderate] = alerts(db, "moderate_rate")
+    assert moderate["event_count"] == 80
+    assert "revised_at" not in moderate["details"]
+
+
+def test_late_bulk_export_retracts_cumulative_export(db):
+    """Check that a bulk export arriving late inside the 24 hours of a
+    cumulative_export alert closes it: no window is cumulative any more."""
+    db.execute(NO_REALTIME)
+    db.execute(
+        "UPDATE warden.detection_rules SET enabled = false "
+        "WHERE rule = 'sensitive_export'"
+    )
+
+    def export(at, records):
+        return log(
+            db,
+            "customer_data_bulk_export",
+            at,
+            user_id="u-cum",
+            table_name="public.orders",
+            record_count=records,
+        )
+
+    export(T0, 30)
+    export(T0 + 2 * MIN, 30)
+    [cumulative] = check(db)
+    assert cumulative["rule"] == "cumulative_export"
+    export(T0 + MIN, 60)
+    changed = {a["rule"]: a for a in check(db)}
+    assert set(changed) == {"bulk_export", "cumulative_export"}
+    [closed] = alerts(db, "cumulative_export")
+    assert closed["status"] == "closed"
+    assert closed["details"]["retracted"] is True
+    assert "cumulative_export" not in fresh_alerts(db)

@@ -5,7 +5,9 @@
 -- functions, so that events arriving late with old timestamps are judged
 -- too. Findings become alerts (warden._save_finding): new ones get their
 -- response, a security_alert event and NOTIFY warden_alerts; a continuing
--- attack extends its open alert. Returns the alerts created or extended.
+-- attack extends its open alert, and the alerts of the two rules a late
+-- event can undo are judged again (warden._revise_alerts). Returns the
+-- alerts created or changed.
 --
 -- Ids are assigned at insert but become visible at commit, so a lower id
 -- can appear after a higher one was judged. The run therefore does not
@@ -48,6 +50,7 @@ DECLARE
     v_ids bigint [] := '{}';
     v_max bigint;
     v_xmax xid8;
+    v_late bigint [];
 BEGIN
     SELECT * INTO v_state
     FROM warden.detection_state AS s
@@ -59,6 +62,7 @@ BEGIN
     v_final := v_state.scanned_xmax IS NULL
         OR pg_snapshot_xmin(pg_current_snapshot()) >= v_state.scanned_xmax;
 
+    v_late := warden._alerts_reached_late(v_state.rescan_from_id);
     FOR v_finding IN
         SELECT *
         FROM warden._detect(
@@ -70,6 +74,13 @@ BEGIN
             v_ids := v_ids || v_alert.id;
         END IF;
     END LOOP;
+    -- Late events can undo windows of moderate_rate and cumulative_export
+    -- that an earlier run saw without them (warden._revise_alerts).
+    v_ids := v_ids || ARRAY(
+        SELECT r.id
+        FROM warden._revise_alerts(v_late) AS r (id)
+        WHERE NOT r.id = ANY (v_ids)
+    );
 
     IF v_final THEN
         -- Read the highest id before the snapshot: every transaction that
