@@ -1,6 +1,50 @@
 -- Remove the detection area: the real-time trigger on the event log, the
 -- functions of the detection area (they are reloaded by the next apply),
 -- its tables and type, and the partial indexes of the event log it added.
+
+-- Refuse to delete what users stored unless the DBA said so: `pgwarden
+-- migrate rollback --discard-data` (and removing pgwarden entirely) sets
+-- pgwarden.discard_data. Applying the migration again does not bring the
+-- rows back.
+DO $guard$
+DECLARE
+    v_rows text;
+BEGIN
+    IF current_setting('pgwarden.discard_data', TRUE) = 'on' THEN
+        RETURN;
+    END IF;
+    SELECT string_agg(format('%s %s', v.n, v.what), ', ')
+    INTO v_rows
+    FROM (VALUES
+        ('alerts',
+            (SELECT count(*) FROM warden.alerts)),
+        ('application roles',
+            (SELECT count(*) FROM warden.app_roles)),
+        ('user role assignments',
+            (SELECT count(*) FROM warden.app_user_roles)),
+        ('role permissions',
+            (SELECT count(*) FROM warden.app_role_permissions)),
+        ('table sensitivities',
+            (SELECT count(*) FROM warden.table_sensitivity)),
+        ('high-value customers',
+            (SELECT count(*) FROM warden.high_value_customers))
+    ) AS v (what, n)
+    WHERE v.n > 0;
+    IF v_rows IS NOT NULL THEN
+        RAISE EXCEPTION
+            'pgwarden: rolling back the detection area would delete %',
+            v_rows
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                DETAIL = 'The rollback drops '
+                    || 'the alerts and the access model with '
+                    || 'their rows; applying it again starts them empty.',
+                HINT = 'Back up first (pg_dump --schema=warden), then run '
+                    || 'pgwarden migrate rollback --discard-data; or leave '
+                    || 'this migration applied.';
+    END IF;
+END
+$guard$;
+
 DROP TRIGGER IF EXISTS security_audit_log_30_realtime_rules
 ON warden.security_audit_log;
 DROP TRIGGER IF EXISTS security_audit_log_05_assign_xid

@@ -1,6 +1,50 @@
 -- Remove containment, watched tables and seals: first the triggers that
 -- pgwarden added to watched customer tables (and their partitions), then
 -- the functions of this area, its tables, and its rows in the catalogs.
+
+-- Refuse to delete what users stored unless the DBA said so: `pgwarden
+-- migrate rollback --discard-data` (and removing pgwarden entirely) sets
+-- pgwarden.discard_data. Applying the migration again does not bring the
+-- rows back.
+DO $guard$
+DECLARE
+    v_rows text;
+BEGIN
+    IF current_setting('pgwarden.discard_data', TRUE) = 'on' THEN
+        RETURN;
+    END IF;
+    SELECT string_agg(format('%s %s', v.n, v.what), ', ')
+    INTO v_rows
+    FROM (VALUES
+        ('account locks',
+            (SELECT count(*) FROM warden.account_locks)),
+        ('address blocks',
+            (SELECT count(*) FROM warden.ip_blocks)),
+        ('session revocations',
+            (SELECT count(*) FROM warden.session_revocations)),
+        ('user database roles',
+            (SELECT count(*) FROM warden.user_db_roles)),
+        ('watched tables',
+            (SELECT count(*) FROM warden.watched_tables)),
+        ('audit log seals',
+            (SELECT count(*) FROM warden.audit_log_seals))
+    ) AS v (what, n)
+    WHERE v.n > 0;
+    IF v_rows IS NOT NULL THEN
+        RAISE EXCEPTION
+            'pgwarden: rolling back the containment area would delete %',
+            v_rows
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                DETAIL = 'The rollback drops '
+                    || 'locks, blocks, watched tables and seals with '
+                    || 'their rows; applying it again starts them empty.',
+                HINT = 'Back up first (pg_dump --schema=warden), then run '
+                    || 'pgwarden migrate rollback --discard-data; or leave '
+                    || 'this migration applied.';
+    END IF;
+END
+$guard$;
+
 DO $rollback$
 DECLARE
     v_trigger record;

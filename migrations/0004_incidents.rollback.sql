@@ -2,6 +2,47 @@
 -- functions (the sql/ tree reloads them after the next apply), its views,
 -- tables and settings. Alerts keep their rows; their incident_id is
 -- cleared with the foreign key gone.
+
+-- Refuse to delete what users stored unless the DBA said so: `pgwarden
+-- migrate rollback --discard-data` (and removing pgwarden entirely) sets
+-- pgwarden.discard_data. Applying the migration again does not bring the
+-- rows back.
+DO $guard$
+DECLARE
+    v_rows text;
+BEGIN
+    IF current_setting('pgwarden.discard_data', TRUE) = 'on' THEN
+        RETURN;
+    END IF;
+    SELECT string_agg(format('%s %s', v.n, v.what), ', ')
+    INTO v_rows
+    FROM (VALUES
+        ('incidents',
+            (SELECT count(*) FROM warden.incidents)),
+        ('timeline entries',
+            (SELECT count(*) FROM warden.incident_timeline)),
+        ('notifications',
+            (SELECT count(*) FROM warden.notification_outbox)),
+        ('dashboard profiles',
+            (SELECT count(*) FROM warden.dashboard_profiles))
+    ) AS v (what, n)
+    WHERE v.n > 0;
+    IF v_rows IS NOT NULL THEN
+        RAISE EXCEPTION
+            'pgwarden: rolling back the incidents area would delete %',
+            v_rows
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                DETAIL = 'The rollback drops '
+                    || 'incidents, their timelines and the notification outbox '
+                    || 'with '
+                    || 'their rows; applying it again starts them empty.',
+                HINT = 'Back up first (pg_dump --schema=warden), then run '
+                    || 'pgwarden migrate rollback --discard-data; or leave '
+                    || 'this migration applied.';
+    END IF;
+END
+$guard$;
+
 DROP TRIGGER IF EXISTS alerts_50_open_incident ON warden.alerts;
 DROP TRIGGER IF EXISTS alerts_50_update_incident ON warden.alerts;
 

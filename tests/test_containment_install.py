@@ -59,7 +59,9 @@ def test_rolling_back_containment_removes_its_triggers(host_db):
     assert len(pgwarden_triggers(host_db)) == 10
     applied = [m.id for m in install.status(host_db) if m.applied]
     rolled = install.rollback(
-        host_db, steps=len(applied) - applied.index("0003_containment")
+        host_db,
+        steps=len(applied) - applied.index("0003_containment"),
+        discard_data=True,
     )
     assert rolled[-1] == "0003_containment"
     assert pgwarden_triggers(host_db) == []

@@ -216,7 +216,7 @@ def rollback_and_forward(
     assert before["incidents"] and before["alerts"] and before["locks"]
     applied = [m.id for m in install.status(dsn) if m.applied]
     steps = 1 if through is None else len(applied) - applied.index(through)
-    rolled = install.rollback(dsn, steps=steps)
+    rolled = install.rollback(dsn, steps=steps, discard_data=True)
     assert rolled == applied[::-1][:steps]
     # Rolled back: reporting and detection still work, new alerts are raised.
     db.execute(
@@ -238,15 +238,47 @@ def test_rollback_of_incidents_keeps_events_alerts_and_locks(db, dsn):
         assert set(before[name]) <= set(after[name]), name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="migrations/0004_incidents.rollback.sql drops warden.incidents, "
-    "incident_timeline and notification_outbox with their rows (and clears "
-    "alerts.incident_id): rolling the incidents area back and applying it "
-    "again loses every incident, its timeline and undelivered messages",
-)
-def test_rollback_of_incidents_keeps_incidents(db, dsn):
-    """Check that undoing the incidents area and redoing it keeps incidents."""
-    before, after = rollback_and_forward(db, dsn, through="0004_incidents")
-    for name in ("incidents", "timeline", "outbox"):
-        assert set(before[name]) <= set(after[name]), name
+def test_rollback_refuses_to_drop_incidents_unless_told(db, dsn):
+    """Check that undoing the incidents area while incidents exist is refused,
+    leaves everything as it was, and goes ahead with discard_data."""
+    store_events(db)
+    db.execute("SELECT count(*) FROM warden.check_customer_data_access_alerts()")
+    before = state(db)
+    assert before["incidents"] and before["timeline"]
+    applied = [m.id for m in install.status(dsn) if m.applied]
+    steps = len(applied) - applied.index("0004_incidents")
+    with pytest.raises(psycopg.Error) as info:
+        install.rollback(dsn, steps=steps)
+    assert info.value.diag.sqlstate == "55000"
+    message = info.value.diag.message_primary
+    assert f"{len(before['incidents'])} incidents" in message
+    assert "--discard-data" in info.value.diag.message_hint
+    # Refused before anything changed: not even 0005, rolled back first.
+    assert [m.id for m in install.status(dsn) if m.applied] == applied
+    assert state(db) == before
+    assert install.rollback(dsn, steps=steps, discard_data=True)[-1] == (
+        "0004_incidents"
+    )
+    assert db.execute("SELECT to_regclass('warden.incidents')").fetchone() == (None,)
+
+
+def test_cli_rollback_names_the_rows_and_the_flag(db, dsn):
+    """Check that pgwarden migrate rollback --steps refuses in one line with
+    the SQLSTATE and hint (the error exit code), and --discard-data goes
+    ahead."""
+    from click.testing import CliRunner
+
+    from pgwarden.cli import EXIT_ERROR, main
+
+    store_events(db)
+    db.execute("SELECT count(*) FROM warden.check_customer_data_access_alerts()")
+    runner = CliRunner()
+    args = ["migrate", "rollback", "--dsn", dsn, "--steps", "2"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == EXIT_ERROR, result.output
+    assert "55000" in result.output
+    assert "would delete" in result.output
+    assert "--discard-data" in result.output
+    result = runner.invoke(main, [*args, "--discard-data"])
+    assert result.exit_code == 0, result.output
+    assert "rolled back 0004_incidents" in result.output

@@ -214,12 +214,20 @@ def _report_missing_roles(conn: psycopg.Connection) -> None:
         )
 
 
-def rollback(dsn: str, *, steps: int | None = None) -> list[str]:
+def rollback(
+    dsn: str, *, steps: int | None = None, discard_data: bool = False
+) -> list[str]:
     """Roll back the last ``steps`` migrations, or all of them.
 
     Rolling back all of them removes everything pgwarden created: the
     schema, the roles it created (where no other database still uses
     them) and the triggers it added to watched tables.
+
+    A rollback of some migrations refuses (SQLSTATE 55000) to drop tables
+    that hold rows users stored (alerts, the access model, locks, blocks,
+    seals, incidents, messages) unless ``discard_data`` is true: applying
+    the migration again would start them empty. Removing pgwarden entirely
+    (no ``steps``) discards them without asking.
     """
     migrations = read_migrations(str(migrations_dir()))
     with connect(dsn) as conn:
@@ -231,7 +239,10 @@ def rollback(dsn: str, *, steps: int | None = None) -> list[str]:
         if not exists:
             log.info("pgwarden is not installed in %s", describe(dsn))
             return []
-        backend = get_backend(yoyo_uri(dsn))
+        uri = yoyo_uri(dsn)
+        if discard_data or steps is None:
+            uri = yoyo_uri(_with_option(dsn, "pgwarden.discard_data=on"))
+        backend = get_backend(uri)
         _notices(backend.connection)
         try:
             with backend.lock():
@@ -239,6 +250,8 @@ def rollback(dsn: str, *, steps: int | None = None) -> list[str]:
                 if steps is not None:
                     applied = applied[:steps]
                 ids = [m.id for m in applied]
+                if not (discard_data or steps is None):
+                    _rehearse_rollback(conn, ids)
                 backend.rollback_migrations(applied)
                 remaining = backend.to_rollback(migrations)
         finally:
@@ -247,6 +260,30 @@ def rollback(dsn: str, *, steps: int | None = None) -> list[str]:
             _drop_schema(conn)
     log.info("rolled back %d migrations in %s", len(ids), describe(dsn))
     return ids
+
+
+def _rehearse_rollback(conn: psycopg.Connection, ids: list[str]) -> None:
+    """Run the rollback scripts of ``ids`` in one transaction, then undo it.
+
+    yoyo rolls migrations back one transaction each, so a script that
+    refuses (a guard against dropping stored rows) would otherwise leave
+    the migrations after it rolled back and itself applied. DDL is
+    transactional: the rehearsal meets every refusal before anything
+    changes.
+    """
+    folder = migrations_dir()
+    with conn.transaction(force_rollback=True):
+        for mid in ids:
+            script = folder / f"{mid}.rollback.sql"
+            if script.is_file():
+                conn.execute(script.read_text(encoding="utf-8"))
+
+
+def _with_option(dsn: str, setting: str) -> str:
+    """The DSN with ``-c setting`` added to the libpq ``options``."""
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    params["options"] = f"{params.get('options') or ''} -c {setting}".strip()
+    return psycopg.conninfo.make_conninfo(**params)
 
 
 def _drop_schema(conn: psycopg.Connection) -> None:

@@ -47,11 +47,19 @@ def apply(ctx: click.Context, dsn: str | None) -> None:
     default=None,
     help="Roll back only this many migrations (default: all, which removes pgwarden).",
 )
+@click.option(
+    "--discard-data",
+    is_flag=True,
+    help="Let --steps drop tables that hold alerts, incidents, locks or other "
+    "stored rows (refused otherwise); back them up first.",
+)
 @click.pass_context
 @handle_errors
-def rollback(ctx: click.Context, dsn: str | None, steps: int | None) -> None:
+def rollback(
+    ctx: click.Context, dsn: str | None, steps: int | None, discard_data: bool
+) -> None:
     """Roll back migrations; with no --steps, remove pgwarden entirely."""
-    ids = install.rollback(_dsn(ctx, dsn), steps=steps)
+    ids = install.rollback(_dsn(ctx, dsn), steps=steps, discard_data=discard_data)
     for mid in ids:
         click.echo(f"rolled back {mid}")
     if not ids:
