@@ -5,7 +5,8 @@
 -- Refuse to delete what users stored unless the DBA said so: `pgwarden
 -- migrate rollback --discard-data` (and removing pgwarden entirely) sets
 -- pgwarden.discard_data. Applying the migration again does not bring the
--- rows back.
+-- rows back. Written out here rather than shared through a function: the
+-- script may run against functions of an older release.
 DO $guard$
 DECLARE
     v_rows text;
@@ -72,7 +73,7 @@ BEGIN
                 '_detect_single', '_judge_single', '_detect_new_location',
                 '_detect_compromise', '_detect_unusual_access',
                 '_detect_contained_activity', '_respond_to_alert',
-                '_save_finding'
+                '_save_finding', '_alerts_reached_late', '_revise_alerts'
             )
     LOOP
         -- A function may already be gone with one it depended on.

@@ -5,7 +5,8 @@
 -- Refuse to delete what users stored unless the DBA said so: `pgwarden
 -- migrate rollback --discard-data` (and removing pgwarden entirely) sets
 -- pgwarden.discard_data. Applying the migration again does not bring the
--- rows back.
+-- rows back. Written out here rather than shared through a function: the
+-- script may run against functions of an older release.
 DO $guard$
 DECLARE
     v_rows text;

@@ -282,3 +282,21 @@ def test_cli_rollback_names_the_rows_and_the_flag(db, dsn):
     result = runner.invoke(main, [*args, "--discard-data"])
     assert result.exit_code == 0, result.output
     assert "rolled back 0004_incidents" in result.output
+
+
+def test_rollback_of_detection_leaves_no_function_reading_alerts(db, dsn):
+    """Check that undoing the detection area drops every function that reads
+    its tables, and that applying again brings them back."""
+    applied = [m.id for m in install.status(dsn) if m.applied]
+    steps = len(applied) - applied.index("0002_detection")
+    install.rollback(dsn, steps=steps, discard_data=True)
+    stale = db.execute(
+        "SELECT p.proname FROM pg_catalog.pg_proc AS p"
+        " WHERE p.pronamespace = 'warden'::regnamespace"
+        " AND p.prosrc ~ 'warden\\.(alerts|detection_state)\\M'"
+    ).fetchall()
+    assert stale == []
+    install.apply(dsn)
+    assert db.execute(
+        "SELECT to_regprocedure('warden._revise_alerts(bigint[])') IS NOT NULL"
+    ).fetchone() == (True,)
