@@ -38,14 +38,42 @@ DECLARE
     v_finding warden.detection_finding;
 BEGIN
     -- One pass over the new rows: their ids, which rule families they can
-    -- feed, and the rows the single-event rules judge (customer-data
-    -- events and privilege escalation attempts; no other event can hit
-    -- one of them).
+    -- feed, and the rows that a single-event rule could flag (see
+    -- warden._judge_single): escalation attempts, exports, and reads or
+    -- changes by a user who holds an application role or of a table or
+    -- customer that is high value. Most events are none of these, and
+    -- the judging query is then skipped.
     SELECT
         array_agg(n.id),
         array_agg(n) FILTER (
-            WHERE t.category IN ('data_read', 'data_export', 'data_modify')
-                OR n.event_type = 'privilege_escalation_attempt'
+            WHERE n.event_type = 'privilege_escalation_attempt'
+                OR t.category = 'data_export'
+                OR (
+                    t.category IN ('data_read', 'data_modify')
+                    AND n.user_id IS NOT NULL
+                    AND (
+                        (
+                            n.table_name IS NOT NULL
+                            AND EXISTS (
+                                SELECT 1 FROM warden.app_user_roles AS ur
+                                WHERE ur.user_id = n.user_id
+                            )
+                        )
+                        OR EXISTS (
+                            SELECT 1 FROM warden.high_value_customers AS hv
+                            WHERE hv.customer_id
+                                = n.metadata ->> 'customer_id'
+                        )
+                        OR EXISTS (
+                            SELECT 1 FROM warden.table_sensitivity AS s
+                            WHERE s.sensitivity = 'high_value'
+                                AND regexp_replace(s.table_name,
+                                    '^public\.', '')
+                                = regexp_replace(n.table_name,
+                                    '^public\.', '')
+                        )
+                    )
+                )
         ),
         coalesce(bool_or(n.event_type = 'login_failed'), FALSE),
         coalesce(bool_or(n.event_type = 'privilege_escalation_attempt'),
