@@ -18,7 +18,11 @@
 -- clearance). Sensitivity, action and permissions are those of
 -- warden._table_sensitivity, warden._customer_action,
 -- warden._role_permits and warden._has_high_value_clearance, written out
--- as joins so that many events are judged in one query.
+-- as joins so that many events are judged in one query. Table names
+-- match when they are equal once a leading public. is dropped from both:
+-- for an event's table t whose bare name is b, the names public.b, and
+-- b itself unless b begins with public. (then b's own bare name is
+-- shorter); compared as such, with no pattern matching per listed table.
 --
 -- A plain SQL function without SET clauses, so that PostgreSQL inlines it
 -- into its callers (which pin search_path) and plans it with them: the
@@ -58,12 +62,18 @@ AS $$
     LEFT JOIN warden.event_types AS t ON e.event_type = t.event_type
     CROSS JOIN LATERAL (
         SELECT
+            regexp_replace(e.table_name, '^public\.', '') AS bare,
+            regexp_replace(e.table_name, '^public\.', '')
+            !~ '^public\.' AS plain
+    ) AS b
+    CROSS JOIN LATERAL (
+        SELECT
             coalesce(
                 (
                     SELECT s.sensitivity
                     FROM warden.table_sensitivity AS s
-                    WHERE regexp_replace(s.table_name, '^public\.', '')
-                        = regexp_replace(e.table_name, '^public\.', '')
+                    WHERE s.table_name = 'public.' || b.bare
+                        OR (s.table_name = b.bare AND b.plain)
                     ORDER BY s.table_name = e.table_name DESC
                     LIMIT 1
                 ),
@@ -107,8 +117,8 @@ AS $$
                     WHERE ur.user_id = e.user_id
                         AND (
                             p.table_name = '*'
-                            OR regexp_replace(p.table_name, '^public\.', '')
-                            = regexp_replace(e.table_name, '^public\.', '')
+                            OR p.table_name = 'public.' || b.bare
+                            OR (p.table_name = b.bare AND b.plain)
                         )
                         AND (
                             p.actions && ARRAY['*', j.action]

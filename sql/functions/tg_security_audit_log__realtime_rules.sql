@@ -23,6 +23,7 @@ DECLARE
     v_rules text [] := '{}';
     v_login boolean;
     v_escalation boolean;
+    v_many boolean;
     v_rule warden.detection_rules;
     v_name text;
     v_hit boolean;
@@ -40,9 +41,14 @@ BEGIN
     -- One pass over the new rows: their ids, which rule families they can
     -- feed, and the rows that a single-event rule could flag (see
     -- warden._judge_single): escalation attempts, exports, and reads or
-    -- changes by a user who holds an application role or of a table or
-    -- customer that is high value. Most events are none of these, and
-    -- the judging query is then skipped.
+    -- changes by a known user. A statement of one row (an event reported
+    -- with warden.log_event, a captured change) is checked more closely:
+    -- its read or change can hit only when its user holds an application
+    -- role or its table or customer is high value, and most are neither,
+    -- so the judging query is then skipped. Those lookups run row by row,
+    -- which would cost a COPY of many rows more than they save.
+    SELECT count(*) > 1 INTO v_many
+    FROM (SELECT 1 FROM new_rows LIMIT 2) AS x;
     SELECT
         array_agg(n.id),
         array_agg(n) FILTER (
@@ -52,7 +58,8 @@ BEGIN
                     t.category IN ('data_read', 'data_modify')
                     AND n.user_id IS NOT NULL
                     AND (
-                        (
+                        v_many
+                        OR (
                             n.table_name IS NOT NULL
                             AND EXISTS (
                                 SELECT 1 FROM warden.app_user_roles AS ur
