@@ -61,10 +61,13 @@ AS $$
     FROM unnest(p_events) AS e
     LEFT JOIN warden.event_types AS t ON e.event_type = t.event_type
     CROSS JOIN LATERAL (
+        -- OFFSET 0 keeps this a subquery, computed once per event rather
+        -- than once per listed table in the lookups below.
         SELECT
             regexp_replace(e.table_name, '^public\.', '') AS bare,
             regexp_replace(e.table_name, '^public\.', '')
             !~ '^public\.' AS plain
+        OFFSET 0
     ) AS b
     CROSS JOIN LATERAL (
         SELECT
