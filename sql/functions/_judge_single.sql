@@ -8,48 +8,34 @@
 -- its own id as evidence; findings of one subject then extend one open
 -- alert. The events come as an array: the real-time trigger passes the
 -- rows of its transition table (no second read of the log), and
--- warden._detect_single the events of a range of the log.
+-- warden._detect_single the events of a range of the log. Any other rule
+-- finds nothing.
 --
 -- Decisions: an export without a record count is not a bulk export but
 -- can be a sensitive one; role_violation judges only users that hold an
 -- application role (warden.app_user_roles) and events that name a table;
 -- unauthorized_high_value_access judges every known user (no role, no
--- clearance).
+-- clearance). Sensitivity, action and permissions are those of
+-- warden._table_sensitivity, warden._customer_action,
+-- warden._role_permits and warden._has_high_value_clearance, written out
+-- as joins so that many events are judged in one query. Table names
+-- match when they are equal once a leading public. is dropped from both:
+-- for an event's table t whose bare name is b, the names public.b, and
+-- b itself unless b begins with public. (then b's own bare name is
+-- shorter); compared as such, with no pattern matching per listed table.
 --
--- plan_cache_mode = auto: it reads no partitioned table, so its plans are
--- cached even when the caller forces custom plans for its own queries.
+-- A plain SQL function without SET clauses, so that PostgreSQL inlines it
+-- into its callers (which pin search_path) and plans it with them: the
+-- real-time trigger judges every single-event rule over a statement's
+-- rows in one cached plan instead of one function call per rule.
 CREATE OR REPLACE FUNCTION warden._judge_single(
     p_rule warden.detection_rules,
     p_events warden.security_audit_log[]
 )
 RETURNS SETOF warden.detection_finding
-LANGUAGE plpgsql
+LANGUAGE sql
 STABLE
-SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = auto
 AS $$
-DECLARE
-    v_types text [];
-BEGIN
-    v_types := CASE p_rule.rule
-        WHEN 'bulk_export' THEN warden._event_types_of(ARRAY['data_export'])
-        WHEN 'sensitive_export' THEN
-            warden._event_types_of(ARRAY['data_export'])
-        WHEN 'privilege_escalation_attempt' THEN
-            ARRAY['privilege_escalation_attempt']
-        WHEN 'role_violation' THEN warden._event_types_of(
-            ARRAY['data_read', 'data_export', 'data_modify'])
-        WHEN 'unauthorized_high_value_access' THEN warden._event_types_of(
-            ARRAY['data_read', 'data_export', 'data_modify'])
-    END;
-    IF v_types IS NULL THEN
-        RAISE EXCEPTION 'pgwarden: rule "%" is not a single-event rule',
-            p_rule.rule
-            USING ERRCODE = 'invalid_parameter_value',
-                HINT = 'This is a bug in pgwarden.';
-    END IF;
-
-    RETURN QUERY
     SELECT
         p_rule.rule,
         p_rule.severity,
@@ -73,29 +59,82 @@ BEGIN
                 'sensitive_export') THEN p_rule.threshold END
         ))
     FROM unnest(p_events) AS e
+    LEFT JOIN warden.event_types AS t ON e.event_type = t.event_type
+    CROSS JOIN LATERAL (
+        -- OFFSET 0 keeps this a subquery, computed once per event rather
+        -- than once per listed table in the lookups below.
+        SELECT
+            regexp_replace(e.table_name, '^public\.', '') AS bare,
+            regexp_replace(e.table_name, '^public\.', '')
+            !~ '^public\.' AS plain
+        OFFSET 0
+    ) AS b
     CROSS JOIN LATERAL (
         SELECT
-            warden._table_sensitivity(e.table_name) AS sensitivity,
-            warden._customer_action(e.event_type, e.metadata) AS action
+            coalesce(
+                (
+                    SELECT s.sensitivity
+                    FROM warden.table_sensitivity AS s
+                    WHERE s.table_name = 'public.' || b.bare
+                        OR (s.table_name = b.bare AND b.plain)
+                    ORDER BY s.table_name = e.table_name DESC
+                    LIMIT 1
+                ),
+                'normal'
+            ) AS sensitivity,
+            CASE t.category
+                WHEN 'data_read' THEN 'read'
+                WHEN 'data_export' THEN 'export'
+                WHEN 'data_modify' THEN CASE
+                    WHEN lower(e.metadata ->> 'operation')
+                        IN ('insert', 'update', 'delete', 'truncate')
+                        THEN lower(e.metadata ->> 'operation')
+                    ELSE 'modify'
+                END
+            END AS action
     ) AS j
-    WHERE e.event_type = ANY (v_types)
-        AND e.source <> 'pgwarden'
+    WHERE e.source <> 'pgwarden'
         AND CASE p_rule.rule
-            WHEN 'bulk_export' THEN e.record_count > p_rule.threshold
+            WHEN 'bulk_export' THEN
+                t.category = 'data_export'
+                AND e.record_count > p_rule.threshold
             WHEN 'sensitive_export' THEN
-                coalesce(e.record_count, 0) <= p_rule.threshold
+                t.category = 'data_export'
+                AND coalesce(e.record_count, 0) <= p_rule.threshold
                 AND j.sensitivity IN ('sensitive', 'high_value')
-            WHEN 'privilege_escalation_attempt' THEN true
+            WHEN 'privilege_escalation_attempt' THEN
+                e.event_type = 'privilege_escalation_attempt'
             WHEN 'role_violation' THEN
-                e.user_id IS NOT NULL
+                t.category IN ('data_read', 'data_export', 'data_modify')
+                AND e.user_id IS NOT NULL
                 AND e.table_name IS NOT NULL
-                AND CASE WHEN EXISTS (
+                AND EXISTS (
                     SELECT 1 FROM warden.app_user_roles AS ur
                     WHERE ur.user_id = e.user_id
-                ) THEN NOT warden._role_permits(e.user_id, e.table_name,
-                    j.action) ELSE false END
+                )
+                AND NOT EXISTS (
+                    SELECT 1
+                    FROM warden.app_user_roles AS ur
+                    INNER JOIN warden.app_role_permissions AS p
+                        ON ur.app_role = p.app_role
+                    WHERE ur.user_id = e.user_id
+                        AND (
+                            p.table_name = '*'
+                            OR p.table_name = 'public.' || b.bare
+                            OR (p.table_name = b.bare AND b.plain)
+                        )
+                        AND (
+                            p.actions && ARRAY['*', j.action]
+                            OR (
+                                'modify' = ANY(p.actions)
+                                AND j.action IN ('insert', 'update',
+                                    'delete', 'truncate', 'modify')
+                            )
+                        )
+                )
             WHEN 'unauthorized_high_value_access' THEN
-                e.user_id IS NOT NULL
+                t.category IN ('data_read', 'data_export', 'data_modify')
+                AND e.user_id IS NOT NULL
                 AND (
                     j.sensitivity = 'high_value'
                     OR EXISTS (
@@ -103,10 +142,17 @@ BEGIN
                         WHERE hv.customer_id = e.metadata ->> 'customer_id'
                     )
                 )
-                AND NOT warden._has_high_value_clearance(e.user_id)
+                AND NOT EXISTS (
+                    SELECT 1
+                    FROM warden.app_user_roles AS ur
+                    INNER JOIN warden.app_roles AS r
+                        ON ur.app_role = r.app_role
+                    WHERE ur.user_id = e.user_id
+                        AND r.high_value_clearance
+                )
+            ELSE FALSE
         END
-    ORDER BY e.created_at, e.id;
-END
+    ORDER BY e.created_at, e.id
 $$;
 
 COMMENT ON FUNCTION warden._judge_single(

@@ -19,15 +19,20 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_rows text := CASE TG_OP WHEN 'DELETE' THEN 'old_rows'
-        ELSE 'new_rows' END;
     v_count bigint;
     v_max integer;
-    v_key_expr text;
     v_keys jsonb;
     v_metadata jsonb;
 BEGIN
-    EXECUTE format('SELECT count(*) FROM %I', v_rows) INTO v_count;
+    -- Static queries, whose plans are cached per trigger (EXECUTE would
+    -- plan on every statement): DELETE triggers read old_rows, the others
+    -- new_rows. A key is read from the row as jsonb: to_jsonb(row) ->
+    -- column is to_jsonb(row.column).
+    IF TG_OP = 'DELETE' THEN
+        SELECT count(*) INTO v_count FROM old_rows;
+    ELSE
+        SELECT count(*) INTO v_count FROM new_rows;
+    END IF;
     IF v_count = 0 THEN
         RETURN NULL;
     END IF;
@@ -37,21 +42,31 @@ BEGIN
         INTO v_max
         FROM warden.settings AS s
         WHERE s.name = 'capture_max_keys';
-        IF TG_NARGS = 2 THEN
-            v_key_expr := format('to_jsonb(r.%I)', TG_ARGV[1]);
+        IF TG_OP = 'DELETE' THEN
+            SELECT coalesce(jsonb_agg(
+                CASE WHEN TG_NARGS = 2 THEN r.j -> TG_ARGV[1]
+                    ELSE (
+                        SELECT jsonb_agg(r.j -> a.col ORDER BY a.n)
+                        FROM unnest(TG_ARGV[1:]) WITH ORDINALITY AS a (col, n)
+                    ) END
+            ), '[]')
+            INTO v_keys
+            FROM (
+                SELECT to_jsonb(o) AS j FROM old_rows AS o LIMIT v_max
+            ) AS r;
         ELSE
-            SELECT 'jsonb_build_array('
-                || string_agg(format('r.%I', a.col), ', ' ORDER BY a.n)
-                || ')'
-            INTO v_key_expr
-            FROM unnest(TG_ARGV[1:]) WITH ORDINALITY AS a (col, n);
+            SELECT coalesce(jsonb_agg(
+                CASE WHEN TG_NARGS = 2 THEN r.j -> TG_ARGV[1]
+                    ELSE (
+                        SELECT jsonb_agg(r.j -> a.col ORDER BY a.n)
+                        FROM unnest(TG_ARGV[1:]) WITH ORDINALITY AS a (col, n)
+                    ) END
+            ), '[]')
+            INTO v_keys
+            FROM (
+                SELECT to_jsonb(n) AS j FROM new_rows AS n LIMIT v_max
+            ) AS r;
         END IF;
-        EXECUTE format(
-            'SELECT coalesce(jsonb_agg(k.key), ''[]'') FROM '
-            '(SELECT %s AS key FROM %I AS r LIMIT %s) AS k',
-            v_key_expr, v_rows, v_max
-        )
-        INTO v_keys;
         v_metadata := jsonb_build_object(
             'key_columns', to_jsonb(TG_ARGV[1:]),
             'keys', v_keys,
