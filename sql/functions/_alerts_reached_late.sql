@@ -18,19 +18,24 @@ RETURN coalesce((
     SELECT array_agg(a.id ORDER BY a.id)
     FROM warden.alerts AS a
     INNER JOIN warden.detection_rules AS r ON a.rule = r.rule
+    -- A lateral LIMIT 1 rather than EXISTS: the body is planned once for
+    -- any p_min_id, and as a semi join that plan walked the whole index
+    -- of the log; per alert, it reads the user's events of the span only.
+    CROSS JOIN LATERAL (
+        SELECT e.id
+        FROM warden.security_audit_log AS e
+        WHERE e.user_id = a.user_id
+            AND e.created_at
+            BETWEEN a.first_seen - r.time_window AND a.last_seen
+            AND e.id > coalesce(p_min_id, 0)
+            AND e.source <> 'pgwarden'
+            AND NOT a.evidence @> ARRAY[e.id]
+        ORDER BY e.created_at
+        LIMIT 1
+    ) AS late
     WHERE a.status = 'open'
         AND r.enabled
         AND a.rule IN ('moderate_rate', 'cumulative_export')
-        AND EXISTS (
-            SELECT 1
-            FROM warden.security_audit_log AS e
-            WHERE e.user_id = a.user_id
-                AND e.created_at
-                BETWEEN a.first_seen - r.time_window AND a.last_seen
-                AND e.id > coalesce(p_min_id, 0)
-                AND e.source <> 'pgwarden'
-                AND NOT a.evidence @> ARRAY[e.id]
-        )
 ), '{}');
 
 COMMENT ON FUNCTION warden._alerts_reached_late(bigint) IS

@@ -40,9 +40,16 @@ DECLARE
         (p_rule.params ->> 'percentile')::float8, 0.95);
     v_hour constant interval := interval '1 hour';
 BEGIN
+    -- Nothing of the size of the new events is materialized: the window
+    -- of each subject is counted in a lateral subquery over its own
+    -- events (an index scan, a small sort), and the baselines come from
+    -- the distinct (user, day) pairs of the anchors. So the query stays
+    -- within the default work_mem and writes no temporary files.
     RETURN QUERY
-    WITH new_ev AS MATERIALIZED (
-        SELECT e.user_id, e.created_at
+    WITH subj AS MATERIALIZED (
+        SELECT e.user_id,
+            greatest(min(e.created_at), p_since) AS lo,
+            least(max(e.created_at) + v_hour, p_until) AS hi
         FROM warden.security_audit_log AS e
         WHERE e.event_type = ANY (v_types)
             AND e.source <> 'pgwarden'
@@ -50,44 +57,48 @@ BEGIN
             AND e.created_at BETWEEN p_since AND p_until
             AND (p_min_id IS NULL OR e.id > p_min_id)
             AND (p_ids IS NULL OR e.id = ANY (p_ids))
+        GROUP BY e.user_id
     ),
-    subj AS (
-        SELECT n.user_id, min(n.created_at) AS lo,
-            max(n.created_at) + v_hour AS hi
-        FROM new_ev AS n
-        GROUP BY n.user_id
+    -- The events a window ends at: every event of a subject from its
+    -- earliest new one to an hour after its latest.
+    anchors AS (
+        SELECT s.user_id, w.id, w.created_at, w.volume,
+            date_trunc('day', w.created_at AT TIME ZONE v_tz) AS local_day,
+            date_trunc('hour', w.created_at AT TIME ZONE v_tz)
+                AS local_hour
+        FROM subj AS s
+        CROSS JOIN LATERAL (
+            SELECT e.id, e.created_at,
+                count(*) OVER (
+                    ORDER BY e.created_at
+                    RANGE BETWEEN v_hour PRECEDING AND CURRENT ROW
+                ) AS volume
+            FROM warden.security_audit_log AS e
+            WHERE e.user_id = s.user_id
+                AND e.created_at >= s.lo - v_hour
+                AND e.created_at <= s.hi
+                AND e.event_type = ANY (v_types)
+                AND e.source <> 'pgwarden'
+        ) AS w
+        WHERE w.created_at >= s.lo
     ),
-    ctx AS MATERIALIZED (
-        SELECT s.user_id, s.lo, s.hi, e.id, e.created_at, e.ip_address,
-            e.record_count,
-            count(*) OVER (
-                PARTITION BY s.user_id ORDER BY e.created_at
-                RANGE BETWEEN v_hour PRECEDING AND CURRENT ROW
-            ) AS volume
+    days AS (
+        SELECT DISTINCT s.user_id,
+            date_trunc('day', e.created_at AT TIME ZONE v_tz) AS local_day
         FROM subj AS s
         INNER JOIN warden.security_audit_log AS e
             ON e.user_id = s.user_id
-            AND e.created_at >= greatest(s.lo, p_since) - v_hour
-            AND e.created_at <= least(s.hi, p_until)
+            AND e.created_at BETWEEN s.lo AND s.hi
         WHERE e.event_type = ANY (v_types)
             AND e.source <> 'pgwarden'
     ),
-    anchors AS (
-        SELECT c.*,
-            date_trunc('day', c.created_at AT TIME ZONE v_tz) AS local_day,
-            date_trunc('hour', c.created_at AT TIME ZONE v_tz)
-                AS local_hour
-        FROM ctx AS c
-        WHERE c.created_at BETWEEN greatest(c.lo, p_since)
-            AND least(c.hi, p_until)
-    ),
-    baseline AS (
+    baseline AS MATERIALIZED (
         SELECT d.user_id, d.local_day,
             count(DISTINCT date_trunc('day', hb.h)) AS active_days,
             array_agg(DISTINCT extract(HOUR FROM hb.h)::integer) AS hours,
             percentile_cont(v_percentile) WITHIN GROUP (ORDER BY hb.c)
                 AS pct
-        FROM (SELECT DISTINCT a.user_id, a.local_day FROM anchors AS a) AS d
+        FROM days AS d
         CROSS JOIN LATERAL (
             SELECT date_trunc('hour', b.created_at AT TIME ZONE v_tz) AS h,
                 count(*) AS c
@@ -102,16 +113,28 @@ BEGIN
         ) AS hb
         GROUP BY d.user_id, d.local_day
     ),
-    hits AS (
-        SELECT a.*, b.active_days, b.pct,
-            greatest(p_rule.threshold * b.pct::numeric, v_min_volume)
-                AS volume_limit,
-            NOT (extract(HOUR FROM a.local_hour)::integer = ANY (b.hours))
-                AS off_hours
-        FROM anchors AS a
-        INNER JOIN baseline AS b
-            ON a.user_id = b.user_id AND a.local_day = b.local_day
-        WHERE b.active_days >= v_min_days
+    hits AS MATERIALIZED (
+        SELECT h.*
+        FROM (
+            SELECT a.*, b.active_days, b.pct,
+                greatest(p_rule.threshold * b.pct::numeric, v_min_volume)
+                    AS volume_limit,
+                NOT (extract(HOUR FROM a.local_hour)::integer
+                    = ANY (b.hours)) AS off_hours
+            FROM anchors AS a
+            INNER JOIN baseline AS b
+                ON a.user_id = b.user_id AND a.local_day = b.local_day
+            WHERE b.active_days >= v_min_days
+        ) AS h
+        WHERE h.off_hours OR h.volume > h.volume_limit
+    ),
+    -- Address and record count only for the hits, read back by id.
+    found AS (
+        SELECT h.*, e.ip_address, e.record_count
+        FROM hits AS h
+        INNER JOIN warden.security_audit_log AS e
+            ON e.id = h.id
+            AND e.created_at = h.created_at
     )
     SELECT
         p_rule.rule,
@@ -135,8 +158,7 @@ BEGIN
             'baseline_active_days', max(h.active_days),
             'baseline_percentile', max(h.pct)
         )
-    FROM hits AS h
-    WHERE h.off_hours OR h.volume > h.volume_limit
+    FROM found AS h
     GROUP BY h.user_id, h.local_hour
     ORDER BY min(h.created_at), h.user_id;
 END
