@@ -216,6 +216,10 @@ def _background_user(
             continue
         finish = min(finish, end)
         span = finish - begin
+        # A day cut short by the end of the data gets its share of the
+        # day's activity, not all of it squeezed into the part that fits:
+        # that would read like a rate attack at some hours of the day.
+        share = span / (profile.hours * 3600)
         ip = _address(profile, rng)
         login = begin + rng.uniform(0, 300)
         out.event(
@@ -226,7 +230,7 @@ def _background_user(
             metadata={"user_agent": agent, "method": "password"},
         )
         # Mistyped passwords: each failure is followed by a success.
-        for _ in range(_poisson(rng, per_day * 0.025)):
+        for _ in range(_poisson(rng, per_day * 0.025 * share)):
             when = begin + rng.uniform(600, max(span - 600, 601))
             out.event(
                 when,
@@ -242,7 +246,7 @@ def _background_user(
                 ip=ip,
                 metadata={"user_agent": agent, "method": "password"},
             )
-        operations = max(1, _poisson(rng, per_day * 0.9))
+        operations = max(1, _poisson(rng, per_day * 0.9 * share))
         for _ in range(operations):
             when = login + 30 + rng.uniform(0, span - 400)
             roll = rng.random()
@@ -276,7 +280,7 @@ def _background_user(
                 records=rng.choice((1, 1, 1, 2, 5)),
             )
         # At most one small export a day: no 24-hour window exceeds 50.
-        if rng.random() < 0.3:
+        if rng.random() < 0.3 * share:
             out.event(
                 login + 60 + rng.uniform(0, span - 600),
                 "customer_data_bulk_export",

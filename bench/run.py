@@ -1065,6 +1065,8 @@ def command(args: argparse.Namespace) -> str:
         words.append("--profile")
     if args.budget:
         words.append(f"--budget {args.budget:g}")
+    if args.timeout != 120.0:
+        words.append(f"--timeout {args.timeout:g}")
     if args.seed != 7:
         words.append(f"--seed {args.seed}")
     return " ".join(words)
@@ -1093,7 +1095,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         default=120.0,
         help="seconds before a measured statement is cancelled "
-        "(the first, catch-up detection run gets four times as long)",
+        "(the first, catch-up detection run gets twice as long)",
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the database afterwards"

@@ -139,6 +139,37 @@ def test_background_has_about_five_percent_failed_logins() -> None:
     assert 15_000 < len(types) < 25_000
 
 
+def test_background_stays_below_the_rates_whatever_the_hour() -> None:
+    """Check that no background user passes moderate_rate's 60 an hour, even
+    when the data ends in the middle of working days."""
+    # 2027-01-15 is a Friday; users start between 06:00 and 14:00 UTC.
+    midnight = 1_800_000_000.0 - 8 * 3600
+    for hour in (6.25, 7.5, 9.0, 14.5, 23.0):
+        data = datagen.background(
+            first_user=0,
+            users=20,
+            events=70_000,
+            days=30,
+            end=midnight + hour * 3600,
+            seed=5,
+        )
+        reads: dict[str, list[float]] = {}
+        for ts, line in data.lines:
+            user, event_type = line.split("\t")[:2]
+            if event_type.startswith("customer_data_"):
+                reads.setdefault(user, []).append(ts)
+        busiest = 0
+        for times in reads.values():
+            times.sort()
+            first = 0
+            for last, ts in enumerate(times):
+                while ts - times[first] > 3600:
+                    first += 1
+                busiest = max(busiest, last - first + 1)
+        # About 19 an hour on a full day; the rules start at 61.
+        assert 10 < busiest <= 60, (hour, busiest)
+
+
 def test_figure_without_its_sql_is_null_with_a_note() -> None:
     """Check that a figure whose function is missing is null, not estimated."""
     point = {
